@@ -1,0 +1,1 @@
+"""One module per platform piece, each defining one PlatformComponent."""

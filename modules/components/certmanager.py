@@ -1,0 +1,103 @@
+"""cert-manager and the platform's ClusterIssuer (self-signed CA for dev, ACME or existing)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+
+from modules import manifests
+from modules.component import Context, PlatformComponent
+
+NAMESPACE = "cert-manager"
+PLATFORM_ISSUER = "mlplatform"
+
+
+class CertManager(PlatformComponent):
+    """Outputs `issuer_name`: the ClusterIssuer every platform certificate uses."""
+
+    def __init__(self, ctx: Context, depends_on: Sequence[pulumi.Resource | None] = ()) -> None:
+        super().__init__("certmanager:CertManager", "cert-manager", ctx, depends_on)
+        cfg = ctx.config.components.cert_manager
+        ha = ctx.config.high_availability
+        api = ctx.component("cert_manager").api("cert-manager")
+        monitoring = ctx.config.components.monitoring.enabled
+
+        ns = self.objects("cert-manager-namespace", [manifests.namespace(NAMESPACE)])
+        per_deployment = {
+            "replicaCount": cfg.replicas,
+            "resources": cfg.resources.as_k8s(),
+            "podDisruptionBudget": {"enabled": ha, "maxUnavailable": 1},
+        }
+        self.helm = self.chart(
+            "cert-manager",
+            "cert_manager",
+            NAMESPACE,
+            {
+                "crds": {"enabled": True, "keep": True},
+                **per_deployment,
+                "webhook": per_deployment,
+                "cainjector": per_deployment,
+                "prometheus": {"enabled": monitoring, "servicemonitor": {"enabled": monitoring}},
+            },
+            depends_on=[ns],
+        )
+
+        tls = ctx.config.ingress.tls
+        if tls.issuer == "existing":
+            self.issuer_name = pulumi.Output.from_input(tls.existing_cluster_issuer or "")
+        else:
+            self.issuers = self.objects(
+                "cluster-issuers", issuer_objects(ctx, api), depends_on=[self.helm]
+            )
+            self.issuer_name = pulumi.Output.from_input(PLATFORM_ISSUER)
+        self.register_outputs({"issuer_name": self.issuer_name})
+
+
+def issuer_objects(ctx: Context, api: str) -> list[manifests.Obj]:
+    """ClusterIssuer `mlplatform`: a self-signed CA chain (dev) or ACME over HTTP-01."""
+    tls = ctx.config.ingress.tls
+    if tls.issuer == "acme" and tls.acme is not None:
+        return [
+            {
+                "apiVersion": api,
+                "kind": "ClusterIssuer",
+                "metadata": manifests.meta(PLATFORM_ISSUER),
+                "spec": {
+                    "acme": {
+                        "server": tls.acme.server,
+                        "email": tls.acme.email,
+                        "privateKeySecretRef": {"name": f"{PLATFORM_ISSUER}-acme-account"},
+                        "solvers": [{"http01": {"ingress": {"ingressClassName": "istio"}}}],
+                    }
+                },
+            }
+        ]
+    root = f"{PLATFORM_ISSUER}-selfsigned"
+    return [
+        {
+            "apiVersion": api,
+            "kind": "ClusterIssuer",
+            "metadata": manifests.meta(root),
+            "spec": {"selfSigned": {}},
+        },
+        {
+            "apiVersion": api,
+            "kind": "Certificate",
+            "metadata": manifests.meta(f"{PLATFORM_ISSUER}-ca", NAMESPACE),
+            "spec": {
+                "isCA": True,
+                "commonName": f"{PLATFORM_ISSUER} {ctx.config.environment} CA",
+                "secretName": f"{PLATFORM_ISSUER}-ca",
+                "duration": "8760h",
+                "privateKey": {"algorithm": "ECDSA", "size": 256},
+                "issuerRef": {"name": root, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+            },
+        },
+        {
+            "apiVersion": api,
+            "kind": "ClusterIssuer",
+            "metadata": manifests.meta(PLATFORM_ISSUER),
+            "spec": {"ca": {"secretName": f"{PLATFORM_ISSUER}-ca"}},
+        },
+    ]

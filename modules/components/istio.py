@@ -1,0 +1,114 @@
+"""Istio: base CRDs, istiod, the ingress gateway, and the platform Gateway with its TLS cert."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+
+from modules import manifests
+from modules.component import Context, PlatformComponent
+
+NAMESPACE = "istio-system"
+# Kubeflow's profile controller and AuthorizationPolicies expect this principal:
+# cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account.
+GATEWAY_RELEASE = "istio-ingressgateway"
+GATEWAY_SERVICE_ACCOUNT = "istio-ingressgateway-service-account"
+GATEWAY_LABELS = {"app": "istio-ingressgateway", "istio": "ingressgateway"}
+PLATFORM_GATEWAY = "mlplatform-gateway"
+GATEWAY_PRINCIPAL = f"cluster.local/ns/{NAMESPACE}/sa/{GATEWAY_SERVICE_ACCOUNT}"
+
+
+class Istio(PlatformComponent):
+    """Outputs `gateway`: `<namespace>/<name>` of the platform's HTTPS Gateway."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        issuer_name: pulumi.Input[str],
+        depends_on: Sequence[pulumi.Resource | None] = (),
+    ) -> None:
+        super().__init__("istio:Istio", "istio", ctx, depends_on)
+        cfg = ctx.config.components.istio
+        ha = ctx.config.high_availability
+        # Baseline: the gateway sets the (baseline-safe) ip_unprivileged_port_start sysctl.
+        ns = self.objects("istio-namespace", [manifests.namespace(NAMESPACE, "baseline")])
+        base = self.chart(
+            "istio-base", "istio", NAMESPACE, {"defaultRevision": "default"}, depends_on=[ns]
+        )
+        istiod = self.chart(
+            "istiod",
+            "istio",
+            NAMESPACE,
+            {
+                "pilot": {
+                    "replicaCount": cfg.pilot_replicas,
+                    "autoscaleEnabled": False,
+                    "resources": cfg.resources.as_k8s(),
+                },
+                "global": {"defaultPodDisruptionBudget": {"enabled": ha}},
+                "meshConfig": {"accessLogFile": "/dev/stdout"},
+            },
+            chart="istiod",
+            depends_on=[base],
+        )
+        self.gateway_chart = self.chart(
+            GATEWAY_RELEASE,
+            "istio",
+            NAMESPACE,
+            {
+                "replicaCount": cfg.gateway_replicas,
+                "autoscaling": {"enabled": False},
+                "labels": GATEWAY_LABELS,
+                "serviceAccount": {"create": True, "name": GATEWAY_SERVICE_ACCOUNT},
+                "service": {"type": cfg.gateway_service_type},
+                "resources": cfg.resources.as_k8s(),
+                "podDisruptionBudget": {"maxUnavailable": 1} if ha else {},
+            },
+            chart="gateway",
+            depends_on=[istiod],
+        )
+        api = ctx.component("istio").api("networking")
+        cert_api = ctx.component("cert_manager").api("cert-manager")
+        domain = ctx.config.ingress.domain
+        self.ingress = self.objects(
+            "platform-gateway",
+            [
+                {
+                    "apiVersion": cert_api,
+                    "kind": "Certificate",
+                    "metadata": manifests.meta("mlplatform-ingress", NAMESPACE),
+                    "spec": {
+                        "secretName": "mlplatform-ingress-tls",
+                        "dnsNames": [domain, f"*.{domain}"],
+                        "issuerRef": {"name": issuer_name, "kind": "ClusterIssuer"},
+                    },
+                },
+                {
+                    "apiVersion": api,
+                    "kind": "Gateway",
+                    "metadata": manifests.meta(PLATFORM_GATEWAY, NAMESPACE),
+                    "spec": {
+                        "selector": {"istio": "ingressgateway"},
+                        "servers": [
+                            {
+                                "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+                                "hosts": [domain, f"*.{domain}"],
+                                "tls": {
+                                    "mode": "SIMPLE",
+                                    "credentialName": "mlplatform-ingress-tls",
+                                },
+                            },
+                            {
+                                "port": {"number": 80, "name": "http", "protocol": "HTTP"},
+                                "hosts": [domain, f"*.{domain}"],
+                                "tls": {"httpsRedirect": True},
+                            },
+                        ],
+                    },
+                },
+            ],
+            depends_on=[self.gateway_chart],
+        )
+        self.gateway = pulumi.Output.from_input(f"{NAMESPACE}/{PLATFORM_GATEWAY}")
+        self.register_outputs({"gateway": self.gateway})

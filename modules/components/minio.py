@@ -1,0 +1,71 @@
+"""MinIO: the platform object store (pipelines, models, tenant buckets)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_random as random
+
+from modules import manifests
+from modules.component import Context, PlatformComponent
+
+NAMESPACE = "minio"
+SERVICE = "minio"
+PORT = 9000
+ROOT_SECRET = "minio-root"
+ROOT_USER = "mlplatform-admin"
+PLATFORM_BUCKETS = ("mlpipeline", "models")
+ENDPOINT = f"{SERVICE}.{NAMESPACE}.svc.cluster.local:{PORT}"
+
+
+class Minio(PlatformComponent):
+    """Outputs `endpoint` (host:port inside the cluster) and `root_password` (secret)."""
+
+    def __init__(self, ctx: Context, depends_on: Sequence[pulumi.Resource | None] = ()) -> None:
+        super().__init__("minio:Minio", "minio", ctx, depends_on)
+        cfg = ctx.config.components.minio
+        monitoring = ctx.config.components.monitoring.enabled
+        password = random.RandomPassword(
+            "minio-root-password",
+            length=32,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.root_password = pulumi.Output.secret(password.result)
+        base = self.objects(
+            "minio-base",
+            [
+                manifests.namespace(NAMESPACE),
+                manifests.secret(
+                    ROOT_SECRET,
+                    NAMESPACE,
+                    {"rootUser": ROOT_USER, "rootPassword": self.root_password},
+                ),
+            ],
+        )
+        self.helm = self.chart(
+            "minio",
+            "minio",
+            NAMESPACE,
+            {
+                "mode": cfg.mode,
+                "replicas": cfg.replicas,
+                "existingSecret": ROOT_SECRET,
+                "fullnameOverride": SERVICE,
+                "persistence": {"enabled": True, "size": str(cfg.storage)},
+                "resources": cfg.resources.as_k8s(),
+                "buckets": [
+                    {"name": b, "policy": "none", "purge": False} for b in PLATFORM_BUCKETS
+                ],
+                "podDisruptionBudget": {
+                    "enabled": ctx.config.high_availability and cfg.replicas > 1,
+                    "maxUnavailable": 1,
+                },
+                "metrics": {"serviceMonitor": {"enabled": monitoring, "includeNode": True}},
+                "securityContext": {"enabled": True, "runAsUser": 1000, "fsGroup": 1000},
+            },
+            depends_on=[base],
+        )
+        self.endpoint = pulumi.Output.from_input(ENDPOINT)
+        self.register_outputs({"endpoint": self.endpoint, "root_password": self.root_password})

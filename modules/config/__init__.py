@@ -1,0 +1,234 @@
+"""Typed stack configuration: the whole `mlplatform:platform` object as validated models.
+
+Keys are camelCase in the stack files and snake_case here. Unknown keys are errors. Every
+problem is reported at once, each naming its field path, the bad value and what is allowed,
+before a single resource is registered.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from modules import releases
+from modules.config.base import (
+    ConfigError,
+    DnsLabel,
+    DnsName,
+    Duration,
+    Email,
+    Model,
+    Registry,
+    Replicas,
+    ResourceList,
+    Resources,
+    explain,
+)
+from modules.quantity import PositiveQuantity
+
+
+class ClusterAccess(Model):
+    kubeconfig: str | None = Field(None, description="path; default: the KUBECONFIG env var")
+    context: str | None = None
+
+
+class Mirror(Model):
+    """Air-gap: every image and chart source is redirected here."""
+
+    registry: Registry
+    charts: str | None = Field(None, description="Helm repo URL or oci:// prefix for all charts")
+    files: str | None = Field(None, description="HTTP base URL mirroring release manifests")
+
+    @model_validator(mode="after")
+    def _schemes(self) -> Mirror:
+        if self.charts and not self.charts.startswith(("https://", "http://", "oci://")):
+            raise ValueError(f"charts {self.charts!r} must start with https://, http:// or oci://")
+        if self.files and not self.files.startswith(("https://", "http://")):
+            raise ValueError(f"files {self.files!r} must start with https:// or http://")
+        return self
+
+
+class Acme(Model):
+    server: str = "https://acme-v02.api.letsencrypt.org/directory"
+    email: Email
+
+
+class Tls(Model):
+    issuer: Literal["selfSigned", "acme", "existing"] = "selfSigned"
+    acme: Acme | None = None
+    existing_cluster_issuer: DnsName | None = None
+
+    @model_validator(mode="after")
+    def _issuer_settings(self) -> Tls:
+        if self.issuer == "acme" and self.acme is None:
+            raise ValueError("issuer 'acme' needs an acme block with at least email")
+        if self.issuer == "existing" and not self.existing_cluster_issuer:
+            raise ValueError("issuer 'existing' needs existingClusterIssuer (the issuer's name)")
+        return self
+
+
+class Ingress(Model):
+    domain: DnsName
+    tls: Tls = Tls()
+
+
+class StaticUser(Model):
+    email: Email
+    username: DnsLabel
+
+
+class OidcConnector(Model):
+    name: str = "Corporate SSO"
+    issuer: Annotated[str, Field(pattern=r"^https://")]
+    client_id: str = Field(min_length=1)
+    client_secret_key: str = Field(
+        "oidcClientSecret", description="secret stack config key holding the client secret"
+    )
+
+
+class Identity(Model):
+    static_users: list[StaticUser] = []
+    oidc: OidcConnector | None = None
+    dex_replicas: Replicas = 1
+    oauth2_proxy_replicas: Replicas = 1
+
+    @model_validator(mode="after")
+    def _someone_can_log_in(self) -> Identity:
+        if not self.static_users and self.oidc is None:
+            raise ValueError("set staticUsers (dev) or an oidc connector (prod); nobody can log in")
+        emails = [u.email for u in self.static_users]
+        if len(emails) != len(set(emails)):
+            raise ValueError(f"staticUsers repeat an email: {emails}")
+        return self
+
+
+# --- components ----------------------------------------------------------------------
+
+
+class Toggle(Model):
+    enabled: bool = True
+
+
+class CertManager(Toggle):
+    replicas: Replicas = 1
+    resources: Resources = Resources()
+
+
+class Istio(Toggle):
+    pilot_replicas: Replicas = 1
+    gateway_replicas: Replicas = 1
+    gateway_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "NodePort"
+    resources: Resources = Resources()
+
+
+class Minio(Toggle):
+    mode: Literal["standalone", "distributed"] = "standalone"
+    replicas: Replicas = 1
+    storage: PositiveQuantity = "10Gi"
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="100m", memory="256Mi"),
+        limits=ResourceList(cpu="1", memory="1Gi"),
+    )
+
+    @model_validator(mode="after")
+    def _mode_replicas(self) -> Minio:
+        if self.mode == "standalone" and self.replicas != 1:
+            raise ValueError(f"standalone mode runs exactly 1 replica (got {self.replicas})")
+        if self.mode == "distributed" and self.replicas < 4:
+            raise ValueError(f"distributed mode needs at least 4 replicas (got {self.replicas})")
+        return self
+
+
+class Monitoring(Toggle):
+    prometheus_replicas: Replicas = 1
+    alertmanager_replicas: Replicas = 1
+    retention: Duration = "2d"
+    storage: PositiveQuantity = "10Gi"
+    grafana: bool = True
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="200m", memory="512Mi"),
+        limits=ResourceList(cpu="2", memory="2Gi"),
+    )
+
+
+class Components(Model):
+    cert_manager: CertManager = CertManager()
+    istio: Istio = Istio()
+    minio: Minio = Minio()
+    monitoring: Monitoring = Monitoring()
+
+
+# --- the stack ------------------------------------------------------------------------
+
+
+def _known_release(name: str) -> str:
+    if name not in releases.available():
+        raise ValueError(f"{name!r} is not in the catalogue; choose one of {releases.available()}")
+    return name
+
+
+class PlatformConfig(Model):
+    environment: DnsLabel
+    release: Annotated[str, AfterValidator(_known_release)]
+    kubernetes_version: Annotated[str, Field(pattern=r"^1\.[0-9]{2}$")]
+    cluster: ClusterAccess = ClusterAccess()
+    mirror: Mirror | None = None
+    ingress: Ingress
+    identity: Identity
+    components: Components = Components()
+    high_availability: bool = Field(
+        False, description="PodDisruptionBudgets and anti-affinity where charts support them"
+    )
+
+    @model_validator(mode="after")
+    def _fits_release(self) -> PlatformConfig:
+        supported = releases.load(self.release).kubernetes
+        if not supported.contains(self.kubernetes_version):
+            raise ValueError(
+                f"kubernetesVersion {self.kubernetes_version} is outside release {self.release}'s "
+                f"supported range {supported.min}-{supported.max}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _ha_means_replicas(self) -> PlatformConfig:
+        if not self.high_availability:
+            return self
+        single = [path for path, n in self.replica_counts().items() if n < 2]
+        if single:
+            raise ValueError(
+                "highAvailability needs at least 2 replicas (a PDB on 1 replica blocks node "
+                f"drains); raise: {', '.join(single)}"
+            )
+        return self
+
+    def replica_counts(self) -> dict[str, int]:
+        """Config path -> replicas of every enabled, replicated platform deployment."""
+        counts: dict[str, int] = {}
+        for name, component in self.components:
+            if not getattr(component, "enabled", True):
+                continue
+            for field, value in component:
+                if field.endswith("replicas") and isinstance(value, int):
+                    counts[f"components.{to_camel(name)}.{to_camel(field)}"] = value
+        for field in ("dex_replicas", "oauth2_proxy_replicas"):
+            counts[f"identity.{to_camel(field)}"] = getattr(self.identity, field)
+        if self.components.minio.mode == "standalone":
+            counts.pop("components.minio.replicas", None)
+        return counts
+
+    @property
+    def catalogue(self) -> releases.Release:
+        return releases.load(self.release)
+
+
+def parse_platform(raw: Any) -> PlatformConfig:
+    """Validate the `mlplatform:platform` object; raise ConfigError listing every problem."""
+    if not isinstance(raw, dict):
+        raise ConfigError([f"platform: must be an object (got {type(raw).__name__})"])
+    try:
+        return PlatformConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(explain(err, "platform", PlatformConfig)) from None

@@ -1,0 +1,118 @@
+"""The recorded resource graph of one program run, and the queries tests and policies ask."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+CONFIG_GROUP = "kubernetes:yaml/v2:ConfigGroup"
+CHART = "kubernetes:helm.sh/v4:Chart"
+KUSTOMIZE = "kubernetes:kustomize/v2:Directory"
+
+
+@dataclass
+class Resource:
+    urn: str
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    parent: str
+    dependencies: list[str]
+    secret_paths: set[str] = field(default_factory=set)
+    custom: bool = True
+
+
+@dataclass(frozen=True)
+class K8sObject:
+    """One Kubernetes object our code built (from a ConfigGroup's objs)."""
+
+    obj: dict[str, Any]
+    owner: Resource
+    index: int
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj.get("kind", ""))
+
+    @property
+    def api_version(self) -> str:
+        return str(self.obj.get("apiVersion", ""))
+
+    @property
+    def name(self) -> str:
+        return str(self.obj.get("metadata", {}).get("name", ""))
+
+    @property
+    def namespace(self) -> str | None:
+        return self.obj.get("metadata", {}).get("namespace")
+
+    @property
+    def ref(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{ns}{self.name}"
+
+    def secret_paths(self) -> set[str]:
+        prefix = f"objs[{self.index}]."
+        return {p.removeprefix(prefix) for p in self.owner.secret_paths if p.startswith(prefix)}
+
+
+@dataclass
+class Graph:
+    resources: list[Resource]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    transforms: list[Any] = field(default_factory=list)
+
+    def by_urn(self, urn: str) -> Resource:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str, type_: str | None = None) -> Resource:
+        found = [r for r in self.resources if r.name == name and (type_ is None or r.type == type_)]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources named {name!r} (type {type_})")
+        return found[0]
+
+    def has(self, name: str) -> bool:
+        return any(r.name == name for r in self.resources)
+
+    def children(self, parent: Resource) -> list[Resource]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+    def descendants(self, parent: Resource) -> Iterator[Resource]:
+        for child in self.children(parent):
+            yield child
+            yield from self.descendants(child)
+
+    def depends_on(self, resource: Resource, other: Resource) -> bool:
+        """True when `resource` (or an ancestor) waits for `other` or anything under it."""
+        targets = {other.urn, *(d.urn for d in self.descendants(other))}
+        node: Resource | None = resource
+        while node is not None:
+            if targets & set(node.dependencies):
+                return True
+            node = self.by_urn(node.parent) if node.parent and self._known(node.parent) else None
+        return False
+
+    def _known(self, urn: str) -> bool:
+        return any(r.urn == urn for r in self.resources)
+
+    def objects(self) -> list[K8sObject]:
+        """Every Kubernetes object our code constructs, across all ConfigGroups."""
+        return [
+            K8sObject(obj, group, i)
+            for group in self.of_type(CONFIG_GROUP)
+            for i, obj in enumerate(group.inputs.get("objs") or [])
+        ]
+
+    def object(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        for o in self.objects():
+            if (
+                o.kind == kind
+                and o.name == name
+                and (namespace is None or o.namespace == namespace)
+            ):
+                return o.obj
+        raise KeyError(f"no {kind} {namespace or ''}/{name} in the graph")

@@ -1,0 +1,60 @@
+"""Builders for the plain Kubernetes objects our components create (dicts, schema-valid)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+Obj = dict[str, Any]
+PodSecurity = Literal["privileged", "baseline", "restricted"]
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "mlplatform"}
+
+
+def meta(name: str, namespace: str | None = None, **labels: str) -> Obj:
+    m: Obj = {"name": name, "labels": {**MANAGED_BY, **labels}}
+    if namespace:
+        m["namespace"] = namespace
+    return m
+
+
+def namespace(
+    name: str, pod_security: PodSecurity = "restricted", labels: dict[str, str] | None = None
+) -> Obj:
+    """A namespace enforcing a Pod Security level (and warning at restricted)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": name,
+            "labels": {
+                **MANAGED_BY,
+                "pod-security.kubernetes.io/enforce": pod_security,
+                "pod-security.kubernetes.io/enforce-version": "latest",
+                "pod-security.kubernetes.io/warn": "restricted",
+                "pod-security.kubernetes.io/audit": "restricted",
+                **(labels or {}),
+            },
+        },
+    }
+
+
+def secret(name: str, namespace: str, string_data: dict[str, Any], **annotations: str) -> Obj:
+    md = meta(name, namespace)
+    if annotations:
+        md["annotations"] = annotations
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": md,
+        "type": "Opaque",
+        "stringData": string_data,
+    }
+
+
+def pdb(name: str, namespace: str, selector: dict[str, str], max_unavailable: int = 1) -> Obj:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": meta(name, namespace),
+        "spec": {"maxUnavailable": max_unavailable, "selector": {"matchLabels": selector}},
+    }

@@ -1,0 +1,113 @@
+"""Run the real stack program under Pulumi mocks and record its resource graph.
+
+No Pulumi CLI, cluster or network: `set_mocks` replaces the engine with a recording
+monitor. Used by the test suite, the benchmark and `mlplatform policy check`.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks, settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from modules.graph import Graph, Resource
+from modules.stackconfig import PROJECT, ROOT, read_stack_file
+
+MAIN = ROOT / "stacks" / "__main__.py"
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"
+_SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    """Outputs echo inputs; generated secrets get a recognisable fake value."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            outputs["result"] = f"mock-password-{args.name}"
+            outputs["bcryptHash"] = f"$2a$10$mock{args.name}"
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        return {}, []
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    def __init__(self, m: pulumi.runtime.Mocks) -> None:
+        super().__init__(m)
+        self.recorded: list[Resource] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            raw = json_format.MessageToDict(request.object)
+            self.recorded.append(
+                Resource(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    inputs=_unwrap(raw),
+                    parent=request.parent,
+                    dependencies=list(request.dependencies),
+                    secret_paths=set(_secret_paths(raw, "")),
+                    custom=request.custom,
+                )
+            )
+        return response
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG) == _SECRET_VALUE:
+            return _unwrap(value.get("value"))
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
+
+
+def _secret_paths(value: Any, path: str) -> list[str]:
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG) == _SECRET_VALUE:
+            return [path.lstrip(".")]
+        return [p for k, v in value.items() for p in _secret_paths(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _secret_paths(v, f"{path}[{i}]")]
+    return []
+
+
+def run(
+    config: dict[str, Any], stack: str = "test", secrets: dict[str, str] | None = None
+) -> Graph:
+    """Evaluate stacks/__main__.py with `config` (keys without `mlplatform:`); return its graph."""
+    monitor = _RecordingMonitor(_Mocks())
+    settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor
+    )
+    values = {f"{PROJECT}:{k}": json.dumps(v) for k, v in config.items()}
+    values.update({f"{PROJECT}:{k}": v for k, v in (secrets or {}).items()})
+    set_all_config(values, [f"{PROJECT}:{k}" for k in secrets or {}])
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
+    try:
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(MAIN), run_name="__main__")))
+    except Exception as err:
+        err.graph = Graph(monitor.recorded)  # type: ignore[attr-defined]  # what got registered
+        raise
+    return Graph(monitor.recorded, transforms=monitor.get_registered_transforms())
+
+
+def run_stack(env: str, overrides: dict[str, Any] | None = None) -> Graph:
+    """Run one environment's stack file (secure keys get fake secret values)."""
+    values, secure = read_stack_file(env)
+    values = {k: v for k, v in values.items() if k not in secure}
+    values.update(overrides or {})
+    return run(values, stack=env, secrets=dict.fromkeys(secure, "mock-secret"))

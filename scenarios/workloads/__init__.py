@@ -1,0 +1,1 @@
+"""Payloads that conformance scenarios run inside pods (and tests run as local processes)."""
