@@ -12,6 +12,7 @@ from modules.components.certmanager import CertManager
 from modules.components.istio import Istio
 from modules.components.minio import Minio
 from modules.components.monitoring import Monitoring, rules_overlay
+from modules.components.rbac import Rbac
 from modules.config import ConfigError, PlatformConfig, parse_platform
 from modules.mirror import image_transform
 
@@ -57,12 +58,14 @@ def build(config: PlatformConfig) -> dict[str, pulumi.Resource]:
         else None
     )
     minio = Minio(ctx, depends_on=[monitoring]) if enabled.minio.enabled else None
+    rbac = Rbac(ctx)
 
     for name, component in {
         "monitoring": monitoring,
         "cert_manager": cert_manager,
         "istio": istio,
         "minio": minio,
+        "rbac": rbac,
     }.items():
         if component is not None:
             built[name] = component
