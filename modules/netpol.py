@@ -15,6 +15,8 @@ NS_NAME_LABEL = "kubernetes.io/metadata.name"
 DNS = {"namespace": "kube-system", "pods": {"k8s-app": "kube-dns"}}
 PROMETHEUS = {"namespace": "monitoring", "pods": {"app.kubernetes.io/name": "prometheus"}}
 GATEWAY = {"namespace": "istio-system", "pods": {"istio": "ingressgateway"}}
+# Namespaces whose pods may reach MinIO (platform pipelines, serving, every tenant).
+OBJECT_STORE_CLIENT = {"mlplatform.io/object-store-client": "true"}
 ISTIOD = {"namespace": "istio-system", "pods": {"app": "istiod"}}
 
 
@@ -29,6 +31,15 @@ def peer(namespace: str | None = None, pods: dict[str, str] | None = None) -> di
         out["namespaceSelector"] = {"matchLabels": {NS_NAME_LABEL: namespace}}
     out["podSelector"] = {"matchLabels": pods} if pods else {}
     return out
+
+
+def labelled_namespaces(labels: dict[str, str]) -> dict[str, Any]:
+    """A peer matching every pod in namespaces carrying `labels`."""
+    return {"namespaceSelector": {"matchLabels": labels}, "podSelector": {}}
+
+
+def any_namespace() -> dict[str, Any]:
+    return {"namespaceSelector": {}, "podSelector": {}}
 
 
 def policy(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -59,6 +61,16 @@ CUSTOM: dict[str, Validator] = {
 
 
 def problems(obj: dict[str, Any], kubernetes_version: str) -> list[str]:
+    """Schema problems of one object (cached: identical objects recur across stacks)."""
+    return list(_problems(json.dumps(obj, sort_keys=True), kubernetes_version))
+
+
+@functools.lru_cache(maxsize=None)
+def _problems(serialized: str, kubernetes_version: str) -> tuple[str, ...]:
+    return tuple(_check(json.loads(serialized), kubernetes_version))
+
+
+def _check(obj: dict[str, Any], kubernetes_version: str) -> list[str]:
     group = obj.get("apiVersion", "").split("/")[0]
     if group in CUSTOM:
         return CUSTOM[group](obj, kubernetes_version)

@@ -6,11 +6,13 @@ from collections.abc import Sequence
 
 import pulumi
 
-from modules import manifests
+from modules import manifests, netpol
 from modules.component import Context, PlatformComponent
 
 NAMESPACE = "cert-manager"
 PLATFORM_ISSUER = "mlplatform"
+WEBHOOK_PORT = 10250  # cert-manager webhook's secure port
+METRICS_PORT = 9402
 
 
 class CertManager(PlatformComponent):
@@ -23,7 +25,17 @@ class CertManager(PlatformComponent):
         api = ctx.component("cert_manager").api("cert-manager")
         monitoring = ctx.config.components.monitoring.enabled
 
-        ns = self.objects("cert-manager-namespace", [manifests.namespace(NAMESPACE)])
+        ns = self.objects(
+            "cert-manager-namespace",
+            [
+                manifests.namespace(NAMESPACE),
+                *netpol.baseline(NAMESPACE),
+                netpol.allow_webhooks(NAMESPACE, [WEBHOOK_PORT]),
+                netpol.allow_prometheus_scrape(NAMESPACE, [METRICS_PORT]),
+                # ACME HTTP-01 self-checks and the CA directory are outside the cluster.
+                netpol.allow_to("allow-acme-egress", NAMESPACE, [], [80, 443]),
+            ],
+        )
         per_deployment = {
             "replicaCount": cfg.replicas,
             "resources": cfg.resources.as_k8s(),

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pulumi
 
-from modules import manifests
+from modules import manifests, netpol
 from modules.component import Context, PlatformComponent
 
 NAMESPACE = "istio-system"
@@ -16,6 +16,8 @@ GATEWAY_RELEASE = "istio-ingressgateway"
 GATEWAY_SERVICE_ACCOUNT = "istio-ingressgateway-service-account"
 GATEWAY_LABELS = {"app": "istio-ingressgateway", "istio": "ingressgateway"}
 PLATFORM_GATEWAY = "mlplatform-gateway"
+GATEWAY_PORTS = [8080, 8443]  # the gateway chart's container ports behind 80/443
+ISTIOD_PORTS = [15010, 15012, 15017]  # xDS plaintext, xDS mTLS, injection webhook
 GATEWAY_PRINCIPAL = f"cluster.local/ns/{NAMESPACE}/sa/{GATEWAY_SERVICE_ACCOUNT}"
 
 
@@ -32,7 +34,27 @@ class Istio(PlatformComponent):
         cfg = ctx.config.components.istio
         ha = ctx.config.high_availability
         # Baseline: the gateway sets the (baseline-safe) ip_unprivileged_port_start sysctl.
-        ns = self.objects("istio-namespace", [manifests.namespace(NAMESPACE, "baseline")])
+        ns = self.objects(
+            "istio-namespace",
+            [
+                manifests.namespace(NAMESPACE, "baseline"),
+                *netpol.baseline(NAMESPACE),
+                # Clients reach the gateway from outside the cluster.
+                netpol.allow_from(
+                    "allow-gateway-ingress", NAMESPACE, [], GATEWAY_PORTS, pods=GATEWAY_LABELS
+                ),
+                # The gateway proxies to services in any namespace (tenants, KFP, KServe).
+                netpol.allow_to(
+                    "allow-gateway-egress", NAMESPACE, [netpol.any_namespace()], [], GATEWAY_LABELS
+                ),
+                # Sidecars everywhere fetch config/certs; the API server calls the injector.
+                netpol.allow_from(
+                    "allow-istiod", NAMESPACE, [], ISTIOD_PORTS, pods={"app": "istiod"}
+                ),
+                netpol.allow_same_namespace(NAMESPACE),
+                netpol.allow_prometheus_scrape(NAMESPACE, [15014, 15020]),
+            ],
+        )
         base = self.chart(
             "istio-base", "istio", NAMESPACE, {"defaultRevision": "default"}, depends_on=[ns]
         )

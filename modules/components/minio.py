@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_random as random
 
-from modules import manifests
+from modules import manifests, netpol
 from modules.component import Context, PlatformComponent
 
 NAMESPACE = "minio"
@@ -37,6 +37,15 @@ class Minio(PlatformComponent):
             "minio-base",
             [
                 manifests.namespace(NAMESPACE),
+                *netpol.baseline(NAMESPACE),
+                netpol.allow_same_namespace(NAMESPACE),
+                netpol.allow_from(
+                    "allow-object-store-clients",
+                    NAMESPACE,
+                    [netpol.labelled_namespaces(netpol.OBJECT_STORE_CLIENT)],
+                    [PORT],
+                ),
+                netpol.allow_prometheus_scrape(NAMESPACE, [PORT]),
                 manifests.secret(
                     ROOT_SECRET,
                     NAMESPACE,

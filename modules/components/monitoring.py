@@ -9,12 +9,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from modules import manifests
+from modules import manifests, netpol
 from modules.component import Context, PlatformComponent
 
 NAMESPACE = "monitoring"
 RELEASE = "kube-prometheus-stack"
 GRAFANA_SECRET = "grafana-admin"
+GRAFANA_PORT = 3000
+OPERATOR_WEBHOOK_PORT = 10250
 RULES_OVERLAYS = Path(__file__).resolve().parents[2] / "overlays" / "monitoring"
 # Prometheus pods carry this label; NetworkPolicies allow scraping from it.
 PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus"}
@@ -49,6 +51,18 @@ class Monitoring(PlatformComponent):
             "monitoring-base",
             [
                 manifests.namespace(NAMESPACE, "privileged"),
+                *netpol.baseline(NAMESPACE),
+                netpol.allow_same_namespace(NAMESPACE),
+                netpol.allow_webhooks(NAMESPACE, [OPERATOR_WEBHOOK_PORT]),
+                # Prometheus scrapes every namespace's pods and the nodes' kubelet/exporter.
+                netpol.allow_to(
+                    "allow-scrape-egress",
+                    NAMESPACE,
+                    [netpol.any_namespace(), {"ipBlock": {"cidr": "0.0.0.0/0"}}],
+                    [],
+                    pods=PROMETHEUS_POD_LABELS,
+                ),
+                netpol.allow_from_gateway(NAMESPACE, [GRAFANA_PORT]),
                 manifests.secret(
                     GRAFANA_SECRET,
                     NAMESPACE,
