@@ -1,0 +1,177 @@
+"""Serving: KServe (CRD chart, then controller chart), Knative Serving in knative mode, ModelMesh.
+
+The deployment mode name KServe understands comes from the catalogue (`RawDeployment` /
+`Serverless` before 0.16, `Standard` / `Knative` after). ClusterServingRuntimes are the
+chart's own; config only switches each one on or off.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_random as random
+
+from modules import manifests, netpol
+from modules.component import Context, PlatformComponent
+from modules.components import istio
+from modules.config.serving import RUNTIME_CHART_KEYS
+
+NAMESPACE = "kserve"
+KNATIVE_NAMESPACE = "knative-serving"
+MODELMESH_NAMESPACE = "modelmesh-serving"
+MODELMESH_ETCD_SECRET = "model-serving-etcd"
+CONTROLLER_LABELS = {"control-plane": "kserve-controller-manager"}
+WEBHOOK_PORT = 9443  # the controller's webhook-server container port (Service 443 -> 9443)
+METRICS_PORT = 8443  # kube-rbac-proxy in front of the controller's 127.0.0.1:8080 metrics
+ETCD_PORT = 2379
+GATEWAY_SERVICE = f"{istio.GATEWAY_RELEASE}.{istio.NAMESPACE}.svc.cluster.local"
+# Our objects that share a name with upstream ConfigMaps are server-side-applied over them.
+_PATCH = {"pulumi.com/patchForce": "true"}
+
+
+class Serving(PlatformComponent):
+    """Outputs `deployment_mode`: the mode name KServe's controller was given."""
+
+    def __init__(self, ctx: Context, depends_on: Sequence[pulumi.Resource | None] = ()) -> None:
+        super().__init__("serving:Serving", "serving", ctx, depends_on)
+        cfg = ctx.config.components.serving
+        kserve = ctx.component("kserve")
+        helm = kserve.source.helm
+        if helm is None or helm.crds_chart is None or kserve.deployment_modes is None:
+            raise ValueError("catalogue: kserve needs a Helm source with crds_chart and modes")
+        for message in cfg.deprecations():
+            pulumi.log.warn(message, resource=self)
+        self.deployment_mode = kserve.deployment_modes[cfg.mode]  # type: ignore[index]
+
+        base = self.objects("kserve-base", base_objects())
+        crds = self.chart(
+            "kserve-crd", "kserve", NAMESPACE, {}, chart=helm.crds_chart, depends_on=[base]
+        )
+        before_controller: list[pulumi.Resource] = [base, crds]
+        if cfg.mode == "knative":
+            self.knative = self.manifests("knative-serving", "knative_serving")
+            self.knative_config = self.objects(
+                "knative-serving-config", knative_objects(ctx), depends_on=[self.knative]
+            )
+            before_controller += [self.knative, self.knative_config]
+        self.helm = self.chart(
+            "kserve", "kserve", NAMESPACE, kserve_values(ctx), depends_on=before_controller
+        )
+        if ctx.config.components.monitoring.enabled:
+            monitoring_api = ctx.component("monitoring").api("monitoring")
+            self.monitors = self.objects(
+                "kserve-monitors", [controller_monitor(monitoring_api)], depends_on=[self.helm]
+            )
+        if cfg.modelmesh.enabled:
+            self._modelmesh(ctx)
+        self.register_outputs({"deployment_mode": self.deployment_mode})
+
+    def _modelmesh(self, ctx: Context) -> None:
+        """Deprecated ModelMesh: its namespace, generated etcd credentials, the upstream app."""
+        password = random.RandomPassword(
+            "modelmesh-etcd-password",
+            length=32,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        etcd = ctx.config.components.serving.modelmesh.etcd_endpoints
+        connection = pulumi.Output.secret(password.result).apply(
+            lambda pw: json.dumps(
+                {"endpoints": etcd, "userid": "root", "password": pw, "root_prefix": "modelmesh"}
+            )
+        )
+        base = self.objects(
+            "modelmesh-base",
+            [
+                manifests.namespace(MODELMESH_NAMESPACE, "baseline"),
+                manifests.secret(
+                    MODELMESH_ETCD_SECRET,
+                    MODELMESH_NAMESPACE,
+                    {"etcd_connection": connection},
+                ),
+                *netpol.baseline(MODELMESH_NAMESPACE),
+                netpol.allow_same_namespace(MODELMESH_NAMESPACE),
+                netpol.allow_webhooks(MODELMESH_NAMESPACE, [WEBHOOK_PORT]),
+                netpol.policy(
+                    "allow-etcd",
+                    MODELMESH_NAMESPACE,
+                    egress=[{"ports": [{"protocol": "TCP", "port": ETCD_PORT}]}],
+                ),
+            ],
+        )
+        self.modelmesh = self.kustomize(
+            "modelmesh", "modelmesh", depends_on=[base, self.helm], namespace=MODELMESH_NAMESPACE
+        )
+
+
+def base_objects() -> list[manifests.Obj]:
+    """The kserve namespace (restricted) and its NetworkPolicies."""
+    return [
+        manifests.namespace(NAMESPACE, "restricted"),
+        *netpol.baseline(NAMESPACE),
+        netpol.allow_webhooks(NAMESPACE, [WEBHOOK_PORT], CONTROLLER_LABELS),
+        netpol.allow_prometheus_scrape(NAMESPACE, [METRICS_PORT]),
+    ]
+
+
+def kserve_values(ctx: Context) -> dict[str, object]:
+    """Controller mode, routing through the platform Gateway, and the runtimes switched on."""
+    cfg = ctx.config.components.serving
+    modes = ctx.component("kserve").deployment_modes or {}
+    wanted = {key for name in cfg.runtimes for key in RUNTIME_CHART_KEYS[name]}
+    every = {key for keys in RUNTIME_CHART_KEYS.values() for key in keys}
+    return {
+        "kserve": {
+            "controller": {
+                "deploymentMode": modes[cfg.mode],  # type: ignore[index]
+                "gateway": {
+                    "domain": ctx.config.ingress.domain,
+                    "urlScheme": "https",
+                    "ingressGateway": {
+                        "className": "istio",
+                        "gateway": f"{istio.NAMESPACE}/{istio.PLATFORM_GATEWAY}",
+                    },
+                },
+            },
+            "servingruntime": {key: {"disabled": key not in wanted} for key in sorted(every)},
+        }
+    }
+
+
+def knative_objects(ctx: Context) -> list[manifests.Obj]:
+    """Knative routes on the platform domain through the platform Gateway (net-istio)."""
+
+    def config_map(name: str, data: dict[str, str]) -> manifests.Obj:
+        md = manifests.meta(name, KNATIVE_NAMESPACE)
+        md["annotations"] = _PATCH
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": md, "data": data}
+
+    gateway = f"gateway.{istio.NAMESPACE}.{istio.PLATFORM_GATEWAY}"
+    return [
+        config_map("config-domain", {ctx.config.ingress.domain: ""}),
+        config_map("config-istio", {gateway: GATEWAY_SERVICE}),
+    ]
+
+
+def controller_monitor(api: str) -> manifests.Obj:
+    """ServiceMonitor for the controller's metrics Service (HTTPS via kube-rbac-proxy)."""
+    return {
+        "apiVersion": api,
+        "kind": "ServiceMonitor",
+        "metadata": manifests.meta("kserve-controller-manager", NAMESPACE),
+        "spec": {
+            "selector": {"matchLabels": CONTROLLER_LABELS},
+            "namespaceSelector": {"matchNames": [NAMESPACE]},
+            "endpoints": [
+                {
+                    "port": "https",
+                    "scheme": "https",
+                    "path": "/metrics",
+                    "bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token",
+                    "tlsConfig": {"insecureSkipVerify": True},
+                }
+            ],
+        },
+    }
