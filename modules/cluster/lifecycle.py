@@ -1,0 +1,164 @@
+"""Bring a platform stack up (and down) on its cluster: kind for dev, any kubeconfig otherwise.
+
+Shared by `mlplatform up/down` and the end-to-end session fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modules.cluster import REPORTS
+from modules.cluster import stack as stacks
+from modules.cluster.kind import ClusterError, KindCluster, cluster_name, kind_config
+from modules.cluster.tools import search_path
+from modules.config import PlatformConfig
+from modules.platform import Stack, load_config
+from modules.stackconfig import read_stack_file
+
+if TYPE_CHECKING:
+    from pulumi import automation as auto
+
+Printer = stacks.Printer
+
+
+def load_stack(env: str) -> Stack:
+    """The validated stack config of `env`, tenants included (raises ConfigError)."""
+    values, _ = read_stack_file(env)
+    return load_config(values)
+
+
+def load(env: str) -> PlatformConfig:
+    """The validated platform config of `env` (raises ConfigError / FileNotFoundError)."""
+    return load_stack(env).platform
+
+
+def uses_kind(config: PlatformConfig) -> bool:
+    return bool(config.cluster.context and config.cluster.context.startswith("kind-"))
+
+
+@dataclass
+class Deployment:
+    env: str
+    config: PlatformConfig
+    kubeconfig: Path | None
+    workspace: stacks.Workspace
+    stack: auto.Stack | None = None
+    cluster: KindCluster | None = None
+    created_cluster: bool = False
+    outputs: dict[str, Any] | None = None
+
+    @property
+    def context(self) -> str:
+        return self.cluster.context if self.cluster else self.config.cluster.context or ""
+
+
+def check_context(config: PlatformConfig, kubeconfig: Path | None) -> None:
+    """The stack's kubeconfig context must exist before Pulumi is pointed at it."""
+    context = config.cluster.context
+    argv = ["kubectl", "config", "get-contexts", "-o", "name"]
+    env = {**os.environ, "PATH": search_path(os.environ)}
+    if kubeconfig:
+        env["KUBECONFIG"] = str(kubeconfig)
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    names = done.stdout.split()
+    if context is None:
+        if not names:
+            raise ClusterError(
+                "no kubeconfig context at all; set cluster.context in the stack file"
+            )
+        return
+    if context not in names:
+        where = kubeconfig or env.get("KUBECONFIG", "~/.kube/config")
+        raise ClusterError(
+            f"kubeconfig {where} has no context {context!r} (has: {', '.join(names) or 'none'})"
+        )
+
+
+def bring_up(
+    env: str,
+    config: PlatformConfig,
+    *,
+    kind: bool,
+    kubeconfig: Path | None = None,
+    keep_cluster: bool = False,
+    out: Printer = print,
+) -> Deployment:
+    """Cluster (kind: created or reused, fake GPUs) -> pulumi up -> idempotency preview.
+
+    On failure the kind logs are exported, and a cluster this call created is deleted unless
+    `keep_cluster`; the error is re-raised.
+    """
+    kubeconfig = kubeconfig or (
+        Path(config.cluster.kubeconfig) if config.cluster.kubeconfig else None
+    )
+    dep = Deployment(env, config, kubeconfig, stacks.prepare(env, kubeconfig=kubeconfig))
+    try:
+        _bring_up(dep, kind, out)
+    except (ClusterError, stacks.StackError):
+        collect_logs(dep, out)
+        if dep.cluster and dep.created_cluster and not keep_cluster:
+            out(f"deleting kind cluster {dep.cluster.name} (pass --keep-cluster to inspect it)")
+            try:
+                dep.cluster.delete()
+            except ClusterError as err:
+                out(f"could not delete it: {err}")
+        raise
+    return dep
+
+
+def _bring_up(dep: Deployment, kind: bool, out: Printer) -> None:
+    config = dep.config
+    if kind:
+        dep.cluster = KindCluster(cluster_name(config.cluster.context), dep.kubeconfig)
+        if dep.cluster.exists():
+            out(f"reusing kind cluster {dep.cluster.name}")
+        else:
+            out(
+                f"creating kind cluster {dep.cluster.name} (Kubernetes {config.kubernetes_version})"
+            )
+            dep.created_cluster = True
+            dep.cluster.create(kind_config(config))
+        dep.cluster.write_kubeconfig()
+        for node, gpus in dep.cluster.fake_gpus().items():
+            out(f"node {node}: {gpus} fake nvidia.com/gpu")
+    else:
+        check_context(config, dep.kubeconfig)
+    dep.stack = stacks.select(dep.workspace)
+    out(f"pulumi up of stack {dep.env} (state: {stacks.Layout().backend_url})")
+    dep.outputs = stacks.up(dep.stack, out)
+    out("checking idempotency: a second preview must plan no change")
+    stacks.check_idempotent(dep.stack, out)
+
+
+def collect_logs(dep: Deployment, out: Printer = print) -> Path | None:
+    """`kind export logs` into reports/cluster-logs/<env>-<time>; None when not on kind."""
+    if dep.cluster is None:
+        return None
+    target = REPORTS / "cluster-logs" / f"{dep.env}-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        dep.cluster.export_logs(target)
+    except ClusterError as err:
+        out(f"could not export cluster logs: {err}")
+        return None
+    out(f"cluster logs: {target}")
+    return target
+
+
+def tear_down(dep: Deployment, *, keep_cluster: bool, out: Printer = print) -> None:
+    """Destroy the stack and delete the kind cluster (unless `keep_cluster`).
+
+    When the kind cluster goes away its resources go with it, so the stack is then only removed
+    from the backend instead of destroyed object by object.
+    """
+    stack = dep.stack or stacks.select(dep.workspace)
+    if dep.cluster and not keep_cluster and dep.cluster.exists():
+        out(f"deleting kind cluster {dep.cluster.name} and removing stack {dep.env}")
+        dep.cluster.delete()
+        stacks.remove(stack)
+        return
+    stacks.destroy(stack, out)
