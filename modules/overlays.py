@@ -1,0 +1,58 @@
+"""Compose an upstream kustomize app with our overlay: a generated kustomization per app.
+
+The static, reviewable part lives in `overlays/upstream/<app>/` (a kustomize Component:
+what we remove from or patch into upstream). Settings that come from stack config (replica
+counts, endpoints) are written beside the remote base into a generated kustomization under
+the gitignored `.work/kustomize/<stack>/<app>/<digest>/`. Neither ever holds a secret: secrets are
+our own Kubernetes objects, created as Pulumi secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modules.stackconfig import ROOT
+
+UPSTREAM_OVERLAYS = ROOT / "overlays" / "upstream"
+WORK_DIR = ROOT / ".work" / "kustomize"
+
+
+def compose(stack: str, app: str, remote: str, settings: dict[str, Any]) -> Path:
+    """Write `<work>/<stack>/<app>/kustomization.yaml` (remote base + our Component + settings)."""
+    component = UPSTREAM_OVERLAYS / app
+    if not (component / "kustomization.yaml").is_file():
+        raise FileNotFoundError(f"no overlay {component.relative_to(ROOT)}/kustomization.yaml")
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [remote],
+        # kustomize only accepts relative paths; the directory is <app>/<digest>/ (below).
+        "components": [os.path.relpath(component, WORK_DIR / stack / app / "digest")],
+        **settings,
+    }
+    text = yaml.dump(kustomization, Dumper=_Dumper, sort_keys=False)
+    # Keyed by content: the same config always yields the same directory (no spurious diff).
+    path = WORK_DIR / stack / app / hashlib.sha256(text.encode()).hexdigest()[:12]
+    path.mkdir(parents=True, exist_ok=True)
+    # Atomic: concurrent runs of the same config never see a half-written file.
+    tmp = path / f".kustomization.{os.getpid()}"
+    tmp.write_text(text)
+    os.replace(tmp, path / "kustomization.yaml")
+    return path
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (inline patches) as readable `|` blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
