@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from modules import manifests
+from modules import manifests, overlays
 from modules.config import PlatformConfig
 from modules.mirror import rewrite_url
 from modules.releases import Component, ComponentName, Release
@@ -99,9 +99,34 @@ class PlatformComponent(pulumi.ComponentResource):
         )
 
     def kustomize(
-        self, name: str, component: ComponentName, depends_on: Sequence[pulumi.Resource] = ()
+        self,
+        name: str,
+        component: ComponentName,
+        depends_on: Sequence[pulumi.Resource] = (),
+        namespace: str | None = None,
     ) -> k8s.kustomize.v2.Directory:
-        """An upstream kustomize application at the catalogue's git ref."""
+        """An upstream kustomize application at the catalogue's git ref (`namespace`: default
+        for objects the application leaves unnamespaced)."""
+        return k8s.kustomize.v2.Directory(
+            name,
+            directory=self._kustomize_url(component),
+            namespace=namespace,
+            opts=self._opts(depends_on),
+        )
+
+    def kustomize_overlay(
+        self,
+        name: str,
+        component: ComponentName,
+        settings: dict[str, Any],
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> k8s.kustomize.v2.Directory:
+        """An upstream kustomize app composed with `overlays/upstream/<name>` and `settings`
+        (kustomization fields from config), built from a generated local kustomization."""
+        path = overlays.compose(pulumi.get_stack(), name, self._kustomize_url(component), settings)
+        return k8s.kustomize.v2.Directory(name, directory=str(path), opts=self._opts(depends_on))
+
+    def _kustomize_url(self, component: ComponentName) -> str:
         source = self.ctx.component(component).source.kustomize
         if source is None:
             raise ValueError(f"catalogue: {component} is not a kustomize application")
@@ -109,7 +134,7 @@ class PlatformComponent(pulumi.ComponentResource):
         mirror = self.ctx.config.mirror
         if mirror and mirror.files:
             url = rewrite_url(f"https://{url}", mirror)
-        return k8s.kustomize.v2.Directory(name, directory=url, opts=self._opts(depends_on))
+        return url
 
     def manifests(
         self, name: str, component: ComponentName, depends_on: Sequence[pulumi.Resource] = ()

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 CONFIG_GROUP = "kubernetes:yaml/v2:ConfigGroup"
 CHART = "kubernetes:helm.sh/v4:Chart"
 KUSTOMIZE = "kubernetes:kustomize/v2:Directory"
@@ -100,12 +102,16 @@ class Graph:
         return any(r.urn == urn for r in self.resources)
 
     def objects(self) -> list[K8sObject]:
-        """Every Kubernetes object our code constructs, across all ConfigGroups."""
-        return [
-            K8sObject(obj, group, i)
-            for group in self.of_type(CONFIG_GROUP)
-            for i, obj in enumerate(group.inputs.get("objs") or [])
-        ]
+        """Every Kubernetes object our code constructs, across all ConfigGroups.
+
+        A group's `objs` come first (index i), then the documents of its `yaml` input
+        (indexes after them; plain YAML text carries no secret fields).
+        """
+        out = []
+        for group in self.of_type(CONFIG_GROUP):
+            objs = [*(group.inputs.get("objs") or []), *_documents(group.inputs.get("yaml"))]
+            out.extend(K8sObject(obj, group, i) for i, obj in enumerate(objs))
+        return out
 
     def object(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
         for o in self.objects():
@@ -116,3 +122,10 @@ class Graph:
             ):
                 return o.obj
         raise KeyError(f"no {kind} {namespace or ''}/{name} in the graph")
+
+
+def _documents(text: str | list[str] | None) -> list[dict[str, Any]]:
+    """The objects of a ConfigGroup's `yaml` input (one string or a list of them)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    texts = [text] if isinstance(text, str) else text or []
+    return [doc for t in texts for doc in yaml.load_all(t, Loader=loader) if doc]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -9,30 +11,59 @@ import pulumi_kubernetes as k8s
 
 from modules.component import Context
 from modules.components.certmanager import CertManager
+from modules.components.gpu import GpuDevicePlugin
+from modules.components.identity import Identity, ext_authz_provider, oidc_client_secret
 from modules.components.istio import Istio
+from modules.components.kubeflow_namespace import KubeflowNamespace
+from modules.components.kueue import Kueue
 from modules.components.minio import Minio
 from modules.components.monitoring import Monitoring, rules_overlay
+from modules.components.pipelines import Pipelines
 from modules.components.rbac import Rbac
+from modules.components.serving import Serving
+from modules.components.training import Training
 from modules.config import ConfigError, PlatformConfig, parse_platform
+from modules.config.pipelines import dependency_problems as pipelines_problems
+from modules.config.serving import release_problems as serving_problems
 from modules.mirror import image_transform
+from modules.tenancy.spec import TenantSpec, parse_tenants
+from modules.tenancy.tenant import build_tenants
 
 
-def load_config(raw: dict[str, Any]) -> PlatformConfig:
+@dataclass(frozen=True)
+class Stack:
+    """One environment's validated config: the platform and its tenants."""
+
+    platform: PlatformConfig
+    tenants: list[TenantSpec]
+
+
+def load_config(raw: dict[str, Any]) -> Stack:
     """Parse and pre-flight the stack config; raises ConfigError before anything exists."""
     config = parse_platform(raw.get("platform"))
     problems = []
+    tenants: list[TenantSpec] = []
+    try:
+        tenants = parse_tenants(raw.get("tenants"), config)
+    except ConfigError as err:
+        problems.extend(err.problems)
     if config.components.monitoring.enabled:
         try:
             rules_overlay(config.environment)
         except ValueError as err:
             problems.append(f"platform.environment: {err}")
+    problems.extend(serving_problems(config))
+    problems.extend(pipelines_problems(config))
     if problems:
         raise ConfigError(problems)
-    return config
+    return Stack(config, tenants)
 
 
-def build(config: PlatformConfig) -> dict[str, pulumi.Resource]:
-    """Register every enabled component; returns them by name."""
+def build(
+    config: PlatformConfig, tenants: Sequence[TenantSpec] = ()
+) -> dict[str, pulumi.Resource]:
+    """Register every enabled component, then the tenants; returns the components by name."""
+    oidc_secret = oidc_client_secret(config)  # secret stack config: fails before any resource
     if config.mirror:
         pulumi.runtime.register_resource_transform(image_transform(config.mirror.registry))
     provider = k8s.Provider(
@@ -53,20 +84,68 @@ def build(config: PlatformConfig) -> dict[str, pulumi.Resource]:
         cert_manager.issuer_name if cert_manager else config.ingress.tls.existing_cluster_issuer
     )
     istio = (
-        Istio(ctx, issuer_name=issuer or "", depends_on=[cert_manager])
+        Istio(
+            ctx,
+            issuer_name=issuer or "",
+            depends_on=[cert_manager],
+            extension_providers=[ext_authz_provider()],
+        )
         if enabled.istio.enabled
         else None
     )
     minio = Minio(ctx, depends_on=[monitoring]) if enabled.minio.enabled else None
     rbac = Rbac(ctx)
+    # Serving: cert-manager issues the webhook certs, Istio routes (and carries Knative).
+    serving = (
+        Serving(ctx, depends_on=[cert_manager, istio, monitoring])
+        if enabled.serving.enabled
+        else None
+    )
+    gpu = GpuDevicePlugin(ctx, depends_on=[monitoring]) if enabled.gpu.enabled else None
+
+    # Kueue: cert-manager issues its webhook certs, its chart's ServiceMonitor needs the CRD.
+    kueue = Kueue(ctx, depends_on=[cert_manager, monitoring]) if enabled.kueue.enabled else None
+    # `kubeflow` is created once here; add `or <component>` for every component living in it.
+    kubeflow_ns = (
+        KubeflowNamespace(ctx) if enabled.training.operator or enabled.pipelines.enabled else None
+    )
+    training = (
+        Training(ctx, kubeflow_namespace=kubeflow_ns, depends_on=[monitoring])
+        if enabled.training.operator or enabled.training.trainer_on(config.release)
+        else None
+    )
+
+    # Identity: istiod must know the ext-authz provider and the gateway must exist first.
+    identity = Identity(ctx, oidc_secret, depends_on=[istio]) if istio else None
+    # Pipelines: artifacts in MinIO, sidecars and routes from Istio, webhook certs.
+    pipelines = (
+        Pipelines(
+            ctx,
+            minio_root_password=minio.root_password,
+            kubeflow_namespace=kubeflow_ns,
+            depends_on=[minio, istio, cert_manager],
+        )
+        if enabled.pipelines.enabled and minio and kubeflow_ns
+        else None
+    )
 
     for name, component in {
         "monitoring": monitoring,
         "cert_manager": cert_manager,
         "istio": istio,
         "minio": minio,
+        "kueue": kueue,
+        "kubeflow_namespace": kubeflow_ns,
+        "training": training,
         "rbac": rbac,
+        "serving": serving,
+        "gpu": gpu,
+        "identity": identity,
+        "pipelines": pipelines,
     }.items():
         if component is not None:
             built[name] = component
+
+    # Tenants: their objects need Kueue's and Istio's CRDs, the tenant roles and MinIO.
+    build_tenants(ctx, tenants, depends_on=[kueue, istio, minio, rbac])
     return built

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 
 from modules import manifests, netpol
 from modules.component import Context, PlatformComponent
+from modules.config import Istio as IstioConfig
 
 NAMESPACE = "istio-system"
 # Kubeflow's profile controller and AuthorizationPolicies expect this principal:
@@ -29,7 +31,9 @@ class Istio(PlatformComponent):
         ctx: Context,
         issuer_name: pulumi.Input[str],
         depends_on: Sequence[pulumi.Resource | None] = (),
+        extension_providers: Sequence[dict[str, Any]] = (),
     ) -> None:
+        """`extension_providers`: istiod meshConfig.extensionProviders (e.g. ext-authz)."""
         super().__init__("istio:Istio", "istio", ctx, depends_on)
         cfg = ctx.config.components.istio
         ha = ctx.config.high_availability
@@ -69,7 +73,10 @@ class Istio(PlatformComponent):
                     "resources": cfg.resources.as_k8s(),
                 },
                 "global": {"defaultPodDisruptionBudget": {"enabled": ha}},
-                "meshConfig": {"accessLogFile": "/dev/stdout"},
+                "meshConfig": {
+                    "accessLogFile": "/dev/stdout",
+                    "extensionProviders": list(extension_providers),
+                },
             },
             chart="istiod",
             depends_on=[base],
@@ -83,7 +90,7 @@ class Istio(PlatformComponent):
                 "autoscaling": {"enabled": False},
                 "labels": GATEWAY_LABELS,
                 "serviceAccount": {"create": True, "name": GATEWAY_SERVICE_ACCOUNT},
-                "service": {"type": cfg.gateway_service_type},
+                "service": _service(cfg),
                 "resources": cfg.resources.as_k8s(),
                 "podDisruptionBudget": {"maxUnavailable": 1} if ha else {},
             },
@@ -134,3 +141,28 @@ class Istio(PlatformComponent):
         )
         self.gateway = pulumi.Output.from_input(f"{NAMESPACE}/{PLATFORM_GATEWAY}")
         self.register_outputs({"gateway": self.gateway})
+
+
+def _service(cfg: IstioConfig) -> dict[str, Any]:
+    """Gateway Service values; fixed NodePorts (kind maps them to the host) when configured."""
+    service: dict[str, Any] = {"type": cfg.gateway_service_type}
+    if cfg.gateway_node_ports:
+        # The chart renders `service.ports` verbatim; these are its default ports plus nodePort.
+        service["ports"] = [
+            {"name": "status-port", "port": 15021, "protocol": "TCP", "targetPort": 15021},
+            {
+                "name": "http2",
+                "port": 80,
+                "protocol": "TCP",
+                "targetPort": 80,
+                "nodePort": cfg.gateway_node_ports.http,
+            },
+            {
+                "name": "https",
+                "port": 443,
+                "protocol": "TCP",
+                "targetPort": 443,
+                "nodePort": cfg.gateway_node_ports.https,
+            },
+        ]
+    return service

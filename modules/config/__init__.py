@@ -26,7 +26,13 @@ from modules.config.base import (
     Resources,
     explain,
 )
+from modules.config.gpu import Gpu
+from modules.config.kueue import Kueue
+from modules.config.pipelines import Pipelines
+from modules.config.serving import Serving
+from modules.config.training import Training
 from modules.quantity import PositiveQuantity
+from modules.tenancy.spec import TenantDefaults
 
 
 class ClusterAccess(Model):
@@ -116,11 +122,37 @@ class CertManager(Toggle):
     resources: Resources = Resources()
 
 
+NodePort = Annotated[int, Field(ge=30000, le=32767)]
+
+
+class GatewayNodePorts(Model):
+    """Fixed NodePorts of the ingress gateway, so a kind cluster can map them to the host."""
+
+    http: NodePort = 30080
+    https: NodePort = 30443
+
+    @model_validator(mode="after")
+    def _distinct(self) -> GatewayNodePorts:
+        if self.http == self.https:
+            raise ValueError(f"http and https must differ (both {self.http})")
+        return self
+
+
 class Istio(Toggle):
     pilot_replicas: Replicas = 1
     gateway_replicas: Replicas = 1
     gateway_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "NodePort"
+    gateway_node_ports: GatewayNodePorts | None = None
     resources: Resources = Resources()
+
+    @model_validator(mode="after")
+    def _node_ports_need_node_port_service(self) -> Istio:
+        if self.gateway_node_ports and self.gateway_service_type != "NodePort":
+            raise ValueError(
+                f"gatewayNodePorts needs gatewayServiceType NodePort "
+                f"(got {self.gateway_service_type})"
+            )
+        return self
 
 
 class Minio(Toggle):
@@ -158,6 +190,11 @@ class Components(Model):
     istio: Istio = Istio()
     minio: Minio = Minio()
     monitoring: Monitoring = Monitoring()
+    pipelines: Pipelines = Pipelines()
+    serving: Serving = Serving()
+    gpu: Gpu = Gpu()
+    kueue: Kueue = Kueue()
+    training: Training = Training()
 
 
 # --- the stack ------------------------------------------------------------------------
@@ -181,6 +218,9 @@ class PlatformConfig(Model):
     high_availability: bool = Field(
         False, description="PodDisruptionBudgets and anti-affinity where charts support them"
     )
+    tenant_defaults: TenantDefaults = Field(
+        TenantDefaults(), description="template every `mlplatform:tenants` entry starts from"
+    )
 
     @model_validator(mode="after")
     def _fits_release(self) -> PlatformConfig:
@@ -190,6 +230,13 @@ class PlatformConfig(Model):
                 f"kubernetesVersion {self.kubernetes_version} is outside release {self.release}'s "
                 f"supported range {supported.min}-{supported.max}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _training_fits_release(self) -> PlatformConfig:
+        problem = self.components.training.release_problem(self.release)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @model_validator(mode="after")

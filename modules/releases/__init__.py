@@ -58,6 +58,9 @@ class Component(_Strict):
     images: dict[str, str] = Field(default_factory=dict, description="extra images we run")
     deployment_modes: dict[Literal["standard", "knative"], str] | None = None
     num_proc_per_node_in: Literal["runtime", "trainjob"] | None = None
+    integrations: list[str] = Field(
+        default_factory=list, description="Kueue: job frameworks (group/kind) this version manages"
+    )
     deprecated: str | None = None
     notes: str | None = None
 

@@ -122,6 +122,8 @@ def test_components_can_be_turned_off(program):
     def off(cfg):
         cfg["platform"]["components"]["monitoring"] = {"enabled": False}
         cfg["platform"]["components"]["minio"] = {"enabled": False}
+        cfg["platform"]["components"]["pipelines"] = {"enabled": False}  # needs MinIO
+        cfg["platform"]["tenantDefaults"]["storage"] = {"bucket": False}  # tenant buckets too
     g = program("dev", edit=off)
     assert not g.has("monitoring") and not g.has("minio")
     assert g.named("cert-manager", CHART).inputs["values"]["prometheus"]["enabled"] is False

@@ -129,4 +129,4 @@ def test_every_problem_is_reported_at_once():
 def test_committed_stacks_are_valid(env):
     from modules.platform import load_config
 
-    assert load_config(stack_config(env)).environment == env
+    assert load_config(stack_config(env)).platform.environment == env
