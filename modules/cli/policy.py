@@ -1,0 +1,134 @@
+"""`mlplatform policy`: run the guardrails offline against a stack's recorded graph.
+
+The same rules run in the engine with `pulumi preview --policy-pack policies/`, which also
+sees Helm chart and kustomize children; offline, only the objects our code builds are seen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from modules import releases
+from modules.config import ConfigError, parse_platform
+from modules.stackconfig import environments, read_stack_file
+
+_EXPLAIN = (
+    "offline: our own objects only; Helm chart and kustomize children are checked by "
+    "`pulumi preview --policy-pack policies/`"
+)
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("policy", help="guardrails: list the policies, check a stack")
+    sub = p.add_subparsers(dest="policy_command", required=True, metavar="SUBCOMMAND")
+    ls = sub.add_parser("list", help="every policy with its level and config defaults")
+    ls.set_defaults(run=list_policies)
+    check = sub.add_parser("check", help="evaluate every policy against an environment")
+    _stack_args(check)
+    check.add_argument("--config", type=Path, help="policy pack config JSON to merge in")
+    check.set_defaults(run=check_stack)
+    cfg = sub.add_parser("config", help="print the policy pack config for `pulumi preview`")
+    _stack_args(cfg)
+    cfg.set_defaults(run=print_config)
+
+
+def _stack_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", required=True, choices=environments())
+    p.add_argument("--release", choices=releases.available(), help="retarget to this release")
+
+
+def stack_values(env: str, release: str | None) -> dict[str, Any]:
+    """The environment's stack config, optionally retargeted to another release."""
+    values, secure = read_stack_file(env)
+    values = {k: v for k, v in values.items() if k not in secure}
+    if release:
+        platform = dict(values["platform"])
+        platform["release"] = release
+        supported = releases.load(release).kubernetes
+        if not supported.contains(str(platform.get("kubernetesVersion", ""))):
+            platform["kubernetesVersion"] = supported.min
+        values["platform"] = platform
+    return values
+
+
+def fake_secrets(env: str, values: dict[str, Any]) -> dict[str, str]:
+    """Stand-ins for the secret config the stack reads (stack-file `secure:` keys, OIDC)."""
+    secure = read_stack_file(env)[1]
+    oidc = parse_platform(values.get("platform")).identity.oidc
+    return dict.fromkeys([*secure, *([oidc.client_secret_key] if oidc else [])], "mock-secret")
+
+
+def stack_config(values: dict[str, Any]) -> dict[str, Any]:
+    """Pack config implied by the stack: with a mirror, images come only from the mirror."""
+    mirror = parse_platform(values.get("platform")).mirror
+    return {"allowed-registries": {"registries": [mirror.registry]}} if mirror else {}
+
+
+def list_policies(args: argparse.Namespace) -> int:
+    from policies.registry import GROUPS
+
+    for group, policies in GROUPS.items():
+        print(f"{group}:")
+        for p in policies:
+            extra = " (offline only)" if p.needs_secret_marks else ""
+            print(f"  {p.name} [{p.level}]{extra}: {p.description}")
+            for key, default in p.defaults.items():
+                print(f"      {key} = {json.dumps(default)}")
+    return 0
+
+
+def print_config(args: argparse.Namespace) -> int:
+    print(json.dumps(stack_config(stack_values(args.env, args.release)), indent=2))
+    return 0
+
+
+def check_stack(args: argparse.Namespace) -> int:
+    from modules.mockrun import run
+    from policies import registry, views, waivers
+
+    values = stack_values(args.env, args.release)
+    try:
+        config = stack_config(values)
+        if args.config:
+            config.update(json.loads(args.config.read_text()))
+        graph = run(values, stack=args.env, secrets=fake_secrets(args.env, values))
+        findings = registry.evaluate(views.from_graph(graph), config)
+    except (ConfigError, ValueError, OSError) as err:
+        print(f"policy check: {err}", file=sys.stderr)
+        return 2
+    release = values["platform"]["release"]
+    print(f"policy check: env {args.env}, release {release} ({_EXPLAIN})")
+    report(findings, waivers.load())
+    return 1 if any(f.level == "mandatory" and f.waiver is None for f in findings) else 0
+
+
+def report(findings: Sequence[Any], all_waivers: Sequence[Any]) -> None:
+    """Violations grouped by policy (mandatory first), then waived ones and unused waivers."""
+    open_ = [f for f in findings if f.waiver is None]
+    for lvl in ("mandatory", "advisory"):
+        by_policy: dict[str, list[Any]] = {}
+        for f in open_:
+            if f.level == lvl:
+                by_policy.setdefault(f.policy.name, []).append(f)
+        for name, group in by_policy.items():
+            print(f"\n[{lvl}] {name}: {group[0].policy.description}")
+            for f in group:
+                print(f"  {f.resource}: {f.violation.message}")
+    waived = [f for f in findings if f.waiver is not None]
+    if waived:
+        print("\nwaived (not enforced):")
+        for f in waived:
+            print(f"  [{f.policy.name}] {f.resource}: {f.violation.message}")
+            print(f"      {f.waiver.describe()}")
+    used = [f.waiver for f in waived]
+    for w in all_waivers:
+        if w not in used:
+            print(f"\nnote: waiver for {w.policy} on {w.resource} matched nothing offline")
+    mandatory = sum(f.level == "mandatory" for f in open_)
+    advisory = sum(f.level == "advisory" for f in open_)
+    print(f"\n{mandatory} mandatory, {advisory} advisory, {len(waived)} waived")

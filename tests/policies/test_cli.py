@@ -1,0 +1,58 @@
+"""`mlplatform policy list|check|config` and their exit codes."""
+
+import json
+
+import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
+
+from modules.cli import main
+from policies.registry import POLICIES
+
+
+def test_list_shows_every_policy_with_its_level(capsys):
+    assert main(["policy", "list"]) == 0
+    out = capsys.readouterr().out
+    for p in POLICIES:
+        assert f"  {p.name} [{p.level}]" in out
+    assert "secrets-marked [mandatory] (offline only)" in out
+
+
+def test_check_passes_a_clean_stack_and_says_what_it_cannot_see(capsys):
+    assert main(["policy", "check", "--env", "staging", "--release", "1.10"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("policy check: env staging, release 1.10 (offline: our own objects only;")
+    assert "pulumi preview --policy-pack policies/" in out
+    assert out.rstrip().endswith("0 mandatory, 0 advisory, 0 waived")
+
+
+def test_check_fails_on_a_mandatory_violation_and_lists_advisories(capsys, waiver_file, tmp_path):
+    waiver_file.write_text(
+        "waivers:\n  - {policy: probes, resource: 'Deployment/*', reason: expired exception, "
+        "reviewer: sec@example.com, expires: 2020-01-01}\n"
+    )
+    config = tmp_path / "pack.json"
+    config.write_text(
+        json.dumps({"images-pinned": {"enforcementLevel": "advisory", "requireDigest": True}})
+    )
+    assert main(["policy", "check", "--env", "dev", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "[mandatory] waivers-valid: Waivers name a known policy and have not expired.\n"
+        "  stack: waiver for probes on Deployment/* expired on 2020-01-01\n"
+    ) in out
+    assert "[advisory] images-pinned: Images are pinned by tag or digest.\n" in out
+    assert "  Job/minio/tenant-team-a-bucket: image quay.io/minio/mc:RELEASE" in out
+    assert "note: waiver for probes on Deployment/* matched nothing offline" in out
+
+
+def test_check_reports_bad_stack_config_with_exit_2(capsys, tmp_path):
+    bad = tmp_path / "pack.json"
+    bad.write_text(json.dumps({"no-host-path": {"alowed": []}}))
+    assert main(["policy", "check", "--env", "dev", "--config", str(bad)]) == 2
+    assert "policy check: policy no-host-path: unknown config ['alowed']; known ['allowed']" in (
+        capsys.readouterr().err
+    )
+
+
+def test_config_prints_the_pack_config_for_pulumi_preview(capsys):
+    assert main(["policy", "config", "--env", "prod"]) == 0
+    assert json.loads(capsys.readouterr().out) == {}
