@@ -8,7 +8,7 @@ from modules.graph import Graph
 SENTINELS = ("mock-password-", "mock-secret", "mock-oidc-secret", "$2a$10$mock")
 SENSITIVE = re.compile(r"password|passwd|secret|token|private|credential|access_?key|cookie", re.I)
 # Keys whose values name a secret or a key rather than holding one.
-REFERENCE = re.compile(r"^existing|(Name|Ref|Key|Keys|Secret)$|^secretName$|^credentialName$")
+REFERENCE = re.compile(r"^existing|(Name|Ref|Key|Keys|Secret|File|Path)$|^secretName$|^credentialName$")
 
 
 def _walk(value, path=""):
