@@ -45,8 +45,8 @@ class SloThresholds:
             if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
                 raise ValueError(f"{where}.{name}: expected a number >= 0, got {v!r}")
             values[name] = float(v)
-        if values["max_error_rate"] > 1:
-            raise ValueError(f"{where}.max_error_rate: a ratio in [0, 1], got {data['max_error_rate']}")
+        if (v := values["max_error_rate"]) > 1:
+            raise ValueError(f"{where}.max_error_rate: a ratio in [0, 1], got {v!r}")
         return cls(**values)
 
 
@@ -81,6 +81,9 @@ class LoadResult:
     p99_ms: float
     avg_ms: float
     max_ms: float
+    # CPU seconds the load process spent during the run; near duration_s means Locust
+    # itself (one core) was the bottleneck, not the system under test.
+    loadgen_cpu_s: float = 0.0
     errors: dict[str, int] = field(default_factory=dict)
 
 
@@ -108,17 +111,20 @@ def evaluate(result: LoadResult, slo: SloThresholds) -> GateResult:
 
 def _run_locust(cfg: LoadConfig) -> LoadResult:
     """Run the load in THIS process; only main() calls it (locust patches with gevent)."""
+    import resource
+
     import gevent
     from locust.env import Environment
 
     from scenarios.workloads.loadprofile import predict_user
 
-    env = Environment(user_classes=[predict_user(cfg.model_name, cfg.rate_per_user)],
-                      host=cfg.host)
+    env = Environment(user_classes=[predict_user(cfg.model_name, cfg.rate_per_user)], host=cfg.host)
     runner = env.create_local_runner()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     runner.start(cfg.users, spawn_rate=cfg.spawn_rate)
     gevent.sleep(cfg.duration_s)
     runner.quit()
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     total = env.stats.total
     pct = total.get_response_time_percentile
     errors = {f"{e.method} {e.name}: {e.error}": e.occurrences for e in env.stats.errors.values()}
@@ -132,6 +138,7 @@ def _run_locust(cfg: LoadConfig) -> LoadResult:
         p99_ms=float(pct(0.99) or 0),
         avg_ms=round(total.avg_response_time, 2),
         max_ms=round(total.max_response_time or 0, 2),
+        loadgen_cpu_s=round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 3),
         errors=errors,
     )
 
@@ -149,14 +156,29 @@ class LoadReport:
     @classmethod
     def from_json(cls, text: str) -> LoadReport:
         d = json.loads(text)
-        return cls(LoadConfig(**d["config"]), SloThresholds(**d["slo"]),
-                   LoadResult(**d["result"]), GateResult(**d["gate"]))
+        return cls(
+            LoadConfig(**d["config"]),
+            SloThresholds(**d["slo"]),
+            LoadResult(**d["result"]),
+            GateResult(**d["gate"]),
+        )
 
 
 def _cli_args(cfg: LoadConfig) -> list[str]:
-    return ["--host", cfg.host, "--model", cfg.model_name, "--users", str(cfg.users),
-            "--spawn-rate", str(cfg.spawn_rate), "--duration", str(cfg.duration_s),
-            "--rate-per-user", str(cfg.rate_per_user)]
+    return [
+        "--host",
+        cfg.host,
+        "--model",
+        cfg.model_name,
+        "--users",
+        str(cfg.users),
+        "--spawn-rate",
+        str(cfg.spawn_rate),
+        "--duration",
+        str(cfg.duration_s),
+        "--rate-per-user",
+        str(cfg.rate_per_user),
+    ]
 
 
 def run_load_subprocess(
@@ -165,8 +187,16 @@ def run_load_subprocess(
     """Run the harness in a fresh interpreter; returns its report and exit code."""
     import subprocess
 
-    cmd = [sys.executable, "-m", "scenarios.load", *_cli_args(cfg), "--json-out", str(json_out),
-           "--slo-file", str(slo_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "scenarios.load",
+        *_cli_args(cfg),
+        "--json-out",
+        str(json_out),
+        "--slo-file",
+        str(slo_path),
+    ]
     if slo_profile:
         cmd += ["--slo-profile", slo_profile]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=cfg.duration_s + 60)
@@ -201,8 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.json_out:
         a.json_out.write_text(report.to_json())
     r = result
-    print(f"requests={r.requests} rps={r.rps} fail_ratio={r.fail_ratio} p50={r.p50_ms}ms "
-          f"p95={r.p95_ms}ms p99={r.p99_ms}ms gate={'PASS' if report.gate.passed else 'FAIL'}")
+    print(
+        f"requests={r.requests} rps={r.rps} fail_ratio={r.fail_ratio} p50={r.p50_ms}ms "
+        f"p95={r.p95_ms}ms p99={r.p99_ms}ms gate={'PASS' if report.gate.passed else 'FAIL'}"
+    )
     for reason in report.gate.reasons:
         print(f"  SLO violated: {reason}")
     return 0 if report.gate.passed else 1

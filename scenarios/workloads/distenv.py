@@ -16,6 +16,7 @@ from typing import Any
 METRICS_PREFIX = "MLPLATFORM_METRICS "
 # Not anchored at line start: launchers and log collectors may prefix lines ("[rank0]:").
 _METRICS_RE = re.compile(re.escape(METRICS_PREFIX) + r"(\{.*\})\s*$", re.MULTILINE)
+NPROC_KEYWORDS = frozenset({"auto", "cpu", "gpu", "xpu"})
 
 
 class EnvContractError(ValueError):
@@ -43,6 +44,30 @@ def _opt_int(env: Mapping[str, str], name: str, minimum: int) -> int | None:
     return _int(env, name, minimum=minimum) if env.get(name) else None
 
 
+def _nnodes(env: Mapping[str, str]) -> int | None:
+    """PET_NNODES is "N", or "MIN:MAX" for elastic jobs (MAX is kept)."""
+    raw = env.get("PET_NNODES", "")
+    low, sep, high = raw.partition(":")
+    if not sep:
+        return _opt_int(env, "PET_NNODES", minimum=1)
+    if not (low.isdigit() and high.isdigit() and 1 <= int(low) <= int(high)):
+        raise EnvContractError(f"PET_NNODES={raw!r} is not N or MIN:MAX with 1 <= MIN <= MAX")
+    return int(high)
+
+
+def _nproc(env: Mapping[str, str]) -> int | str | None:
+    """PET_NPROC_PER_NODE is a count or one of torchrun's keywords (auto, cpu, gpu, xpu)."""
+    raw = env.get("PET_NPROC_PER_NODE", "")
+    if raw in NPROC_KEYWORDS:
+        return raw
+    try:
+        return _opt_int(env, "PET_NPROC_PER_NODE", minimum=1)
+    except EnvContractError:
+        raise EnvContractError(
+            f"PET_NPROC_PER_NODE={raw!r} is not a count or one of {sorted(NPROC_KEYWORDS)}"
+        ) from None
+
+
 @dataclass(frozen=True)
 class DistEnv:
     """Distributed settings parsed from the process environment."""
@@ -54,7 +79,7 @@ class DistEnv:
     master_port: int
     # Informational: what the operator / TrainJob asked for (None when absent).
     nnodes: int | None = None
-    nproc_per_node: int | None = None
+    nproc_per_node: int | str | None = None
     node_rank: int | None = None
 
     @classmethod
@@ -71,8 +96,8 @@ class DistEnv:
             raise EnvContractError(f"MASTER_PORT={port} is not a TCP port")
         # PyTorchJob replicas run one process each, so LOCAL_RANK is absent there.
         local_rank = _int(env, "LOCAL_RANK", default=0)
-        nnodes = _opt_int(env, "PET_NNODES", minimum=1)
-        nproc = _opt_int(env, "PET_NPROC_PER_NODE", minimum=1)
+        nnodes = _nnodes(env)
+        nproc = _nproc(env)
         node_rank = _opt_int(env, "PET_NODE_RANK", minimum=0)
         if nnodes is not None and node_rank is not None and node_rank >= nnodes:
             raise EnvContractError(f"PET_NODE_RANK={node_rank} must be < PET_NNODES={nnodes}")

@@ -68,10 +68,10 @@ def evaluate(test_data: Input[Dataset], model: Input[Model], metrics: Output[Met
         m = json.load(f)
     with open(test_data.path) as f:
         rows = [[float(v) for v in line.split(",")] for line in f if line.strip()]
-    hits = sum(
-        (sum(w * x for w, x in zip(m["weights"], r[:4], strict=True)) + m["bias"] > 0) == (r[4] > 0.5)
-        for r in rows
-    )
+    def predict(x: list[float]) -> int:
+        return int(sum(w * xi for w, xi in zip(m["weights"], x, strict=True)) + m["bias"] > 0)
+
+    hits = sum(predict(r[:4]) == int(r[4]) for r in rows)
     accuracy = hits / len(rows)
     metrics.log_metric("accuracy", accuracy)
     return accuracy
@@ -132,10 +132,12 @@ def run_local(root: Path, min_accuracy: float, **params: Any) -> LocalRun:
     from kfp import local
 
     root.mkdir(parents=True, exist_ok=True)
+    before = set(root.iterdir())
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
     task = build_pipeline()(min_accuracy=min_accuracy, **params)
-    records = sorted(root.glob("*/deploy/deployment"))
-    deployment = json.loads(records[-1].read_text()) if records else None
+    (run_dir,) = set(root.iterdir()) - before  # one new <pipeline>-<timestamp> dir per run
+    record = run_dir / "deploy" / "deployment"
+    deployment = json.loads(record.read_text()) if record.is_file() else None
     return LocalRun(float(task.output), deployment is not None, deployment)
 
 

@@ -66,8 +66,10 @@ def _global_mean(loss_sum: float, count: int) -> float:
     return float(t[0] / t[1])
 
 
-def train(args: argparse.Namespace, env: DistEnv) -> dict[str, Any]:
-    """Run the training loop in an initialised process group; returns the metrics."""
+def train(
+    args: argparse.Namespace, env: DistEnv
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Run the loop in an initialised process group; returns metrics and the state_dict."""
     torch.manual_seed(args.seed)
     data = synthetic_dataset(args.samples, args.seed)
     sampler = DistributedSampler(
@@ -98,7 +100,7 @@ def train(args: argparse.Namespace, env: DistEnv) -> dict[str, Any]:
         if env.rank == 0:
             print(f"epoch {epoch} loss {loss:.5f}", flush=True)
     duration = time.monotonic() - start
-    return {
+    metrics = {
         "final_loss": loss,
         "target_loss": args.target_loss,
         "reached_target": loss < args.target_loss,
@@ -106,15 +108,14 @@ def train(args: argparse.Namespace, env: DistEnv) -> dict[str, Any]:
         "world_size": env.world_size,
         "duration_s": round(duration, 3),
         "samples_per_s": round(seen / duration, 1) if duration > 0 else 0.0,
-        "_state_dict": model.module.state_dict(),
     }
+    return metrics, model.module.state_dict()
 
 
-def write_outputs(output_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+def write_outputs(output_dir: Path, metrics: dict[str, Any], state: dict[str, Any]) -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
-    torch.save(metrics.pop("_state_dict"), output_dir / "model.pt")
+    torch.save(state, output_dir / "model.pt")
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,11 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         timeout=timedelta(seconds=args.timeout_s),  # also bounds every collective
     )
     try:
-        metrics = train(args, env)
+        metrics, state = train(args, env)
     finally:
         dist.destroy_process_group()
     if env.rank == 0:
-        metrics = write_outputs(args.output_dir, metrics)
+        write_outputs(args.output_dir, metrics, state)
         print(format_metrics(metrics), flush=True)
     return 0 if metrics["reached_target"] else 1
 

@@ -1,0 +1,100 @@
+"""upgrade-rehearsal: release N up, state created, scenarios green; upgrade to N+1 while a
+load keeps hitting the served model; scenarios green again; the model (data) still served;
+downtime measured. It composes the other scenarios around the stack upgrade, which only
+the end-to-end entry can perform (it owns `pulumi up`), so it is a function, not a
+`Scenario`: the e2e entry passes its upgrade callable and `runner.run` as the suite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from modules import releases
+from scenarios.catalog.serve_and_load import MODEL, load_metrics, parse_load
+from scenarios.catalog.serve_and_load import build as build_serving
+from scenarios.client import Cluster
+from scenarios.images import Images
+from scenarios.library import Endpoints, Target
+from scenarios.manifests import serving
+from scenarios.report import Report
+from scenarios.session import Session, StepFailed
+from scenarios.waits import Waiter
+
+NAME = "upgrade-rehearsal"
+LOAD_PROFILE = "upgrade"  # scenarios/slo.yaml: errors during the roll are the downtime
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    expect: str
+
+
+PHASES = (
+    Phase("baseline", "every scenario passes on release N"),
+    Phase("state", "a model is served from MinIO (serve-and-load, namespace kept)"),
+    Phase("load", "a paced Locust load runs against it for the whole upgrade"),
+    Phase("upgrade", "the stack is upgraded to release N+1 (pulumi up by the e2e entry)"),
+    Phase("after", "every scenario passes on release N+1"),
+    Phase("data", "the model created on N is still served; load SLO ('upgrade') holds; "
+          "downtime = failed requests / request rate"),
+)  # fmt: skip
+
+
+@dataclass
+class Rehearsal:
+    before: Report
+    after: Report
+    downtime_s: float
+    load: dict[str, float]
+    passed: bool
+
+
+def rehearse(
+    cluster: Cluster,
+    from_release: str,
+    to_release: str,
+    upgrade: Callable[[], None],
+    suite: Callable[[str, Path], Report],
+    out_dir: Path,
+    load_seconds: int,
+    keep_on_failure: bool = False,
+    waiter: Waiter | None = None,
+) -> Rehearsal:
+    """Run the phases. `upgrade` performs the stack upgrade and returns when it is done;
+    `suite(release, out_dir)` runs every scenario (the e2e entry passes `runner.run`)."""
+    before = suite(from_release, out_dir / "before")
+    rel = releases.load(from_release)
+    target = Target(rel, Images.for_release(rel), secrets.token_hex(3), Endpoints())
+    session = Session(cluster, waiter or Waiter(), target, out_dir / "state")
+    plan = build_serving(target)
+    tenant = plan.tenants[0]
+    for obj in [*plan.cluster_objects, *tenant.objects(rel)]:
+        session.create(obj)
+    for step in plan.steps[:2]:  # model in MinIO, InferenceService ready
+        step.run(session)
+    load = serving.load_job("upgrade-load", tenant.namespace, tenant.local_queue,
+                            target.images.scenario, session.state["url"], MODEL, 4,
+                            load_seconds, LOAD_PROFILE)  # fmt: skip
+    session.create(load)
+    session.admitted(load)
+    upgrade()
+    after = suite(to_release, out_dir / "after")
+    with contextlib.suppress(StepFailed):  # the gate verdict comes from the report below
+        session.finished(load)
+    report = parse_load(session.pod_logs(load))
+    rps = report.result.rps
+    downtime = report.result.failures / rps if rps else float(load_seconds)
+    ok = before.passed and after.passed and report.gate.passed
+    if ok or not keep_on_failure:
+        cluster.delete("v1", "Namespace", tenant.namespace)
+        for obj in plan.cluster_objects:
+            cluster.delete(obj["apiVersion"], obj["kind"], obj["metadata"]["name"])
+        cluster.delete(
+            target.release.component("kueue").api("kueue"), "ClusterQueue", tenant.cluster_queue
+        )
+    return Rehearsal(before, after, round(downtime, 2), load_metrics(report), ok)

@@ -1,0 +1,107 @@
+"""The scenario library: what each conformance scenario creates, expects, and waits for.
+
+A `Scenario` is data plus a `build(target) -> Plan` function. The plan holds every
+manifest for the target release (tested offline for schema, labels, security context and
+resources) and the ordered steps the runner executes against a cluster, each with its
+expected outcome. Scenarios live one per module under `scenarios/catalog/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from modules.components import kueue, minio, serving
+from modules.components.kubeflow_namespace import NAMESPACE as KUBEFLOW
+from modules.components.training import TRAINER_NAMESPACE
+from modules.manifests import Obj
+from modules.releases import ComponentName, Release
+from scenarios.artifacts import Controller
+from scenarios.images import Images
+from scenarios.manifests.tenancy import Flavor, ScenarioTenant
+
+if TYPE_CHECKING:
+    from scenarios.session import Session
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where platform services live; defaults match the platform's own components."""
+
+    minio_endpoint: str = minio.ENDPOINT
+    minio_namespace: str = minio.NAMESPACE
+    minio_secret: str = minio.ROOT_SECRET  # keys rootUser / rootPassword
+    model_bucket: str = "models"
+    kfp_namespace: str = KUBEFLOW
+    kfp_host: str = f"http://ml-pipeline.{KUBEFLOW}.svc.cluster.local:8888"
+    kfp_ports: tuple[int, ...] = (8888, 8887, 8080)  # API HTTP, API gRPC, metadata gRPC
+    controllers: dict[str, Controller] = field(
+        default_factory=lambda: {
+            "kueue": Controller("kueue", kueue.NAMESPACE, {"control-plane": "controller-manager"}),
+            "training_operator": Controller(
+                "training_operator", KUBEFLOW, {"control-plane": "kubeflow-training-operator"}
+            ),
+            "trainer": Controller("trainer", TRAINER_NAMESPACE, {}),
+            "kserve": Controller("kserve", serving.NAMESPACE, serving.CONTROLLER_LABELS),
+            "kfp": Controller("kfp", KUBEFLOW, {"app": "ml-pipeline"}),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    release: Release
+    images: Images
+    run_id: str  # short, DNS-safe; makes every generated name unique
+    endpoints: Endpoints = Endpoints()
+    serving_mode: Literal["standard", "knative"] = "standard"
+
+    def namespace(self, scenario: str, suffix: str = "") -> str:
+        name = f"scn-{scenario}-{self.run_id}" + (f"-{suffix}" if suffix else "")
+        return name[:63].rstrip("-")
+
+    def flavor(self, scenario: str, node_labels: dict[str, str] | None = None) -> Flavor:
+        return Flavor(self.namespace(scenario, "flavor"), node_labels or {})
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    expect: str  # the expected outcome, as the report shows it
+    run: Callable[[Session], None]
+
+
+@dataclass
+class Plan:
+    """One scenario built for one target."""
+
+    tenants: list[ScenarioTenant]
+    cluster_objects: list[Obj]  # flavors, priority classes: cluster-scoped, deleted after
+    objects: list[Obj]  # what the steps create, for offline checks and failure dumps
+    steps: list[Step]
+    controllers: list[ComponentName]
+
+    def manifests(self, release: Release) -> list[Obj]:
+        tenancy = [o for t in self.tenants for o in t.objects(release)]
+        return [*self.cluster_objects, *tenancy, *self.objects]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    summary: str
+    requires: tuple[ComponentName, ...]
+    build: Callable[[Target], Plan]
+
+    def unsupported(self, release: Release) -> str | None:
+        """Why this scenario cannot run on `release`, or None."""
+        missing = [c for c in self.requires if not release.has(c)]
+        return f"release {release.release} ships no {', '.join(missing)}" if missing else None
+
+
+def scenarios() -> dict[str, Scenario]:
+    """Every runnable scenario by name, in run order."""
+    from scenarios.catalog import ALL
+
+    return {s.name: s for s in ALL}

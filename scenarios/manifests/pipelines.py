@@ -1,0 +1,73 @@
+"""pipeline-run objects: the submitter's ServiceAccount, its KFP RBAC, and the Job."""
+
+from __future__ import annotations
+
+from modules.manifests import Obj, meta
+from scenarios.manifests.pods import Container, Size, pod_spec, queue_labels, template
+from scenarios.pipeline_submit import TOKEN_AUDIENCE, TOKEN_PATH
+
+SUBMITTER = "pipeline-submitter"
+RUNNER = "default-editor"  # the ServiceAccount KFP multi-user runs use in a namespace
+PIPELINES_ROLE = "kubeflow-pipelines-edit"
+_TOKEN_VOLUME = "kfp-token"
+
+
+def _account(name: str, namespace: str, automount: bool) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": meta(name, namespace),
+        "automountServiceAccountToken": automount,
+    }
+
+
+def _binding(name: str, namespace: str, account: str, role: str) -> Obj:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": meta(name, namespace),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+    }
+
+
+def identities(namespace: str) -> list[Obj]:
+    """The submitter (KFP API rights) and the run ServiceAccount (edits its namespace)."""
+    return [
+        _account(SUBMITTER, namespace, automount=False),
+        _binding("pipeline-submitter", namespace, SUBMITTER, PIPELINES_ROLE),
+        _account(RUNNER, namespace, automount=True),
+        _binding("pipeline-runner", namespace, RUNNER, "edit"),
+    ]
+
+
+def submit_job(
+    name: str, namespace: str, queue: str, image: str, kfp_host: str, timeout_s: int
+) -> Obj:
+    """Runs scenarios.pipeline_submit with an audience-bound projected token."""
+    submit = Container(
+        "submit", image, ["python", "-m", "scenarios.pipeline_submit"],
+        ["--host", kfp_host, "--namespace", namespace, "--image", image,
+         "--timeout", str(timeout_s)],
+        Size(cpu="200m", memory="256Mi"),
+        mounts={_TOKEN_VOLUME: TOKEN_PATH.rsplit("/", 1)[0]},
+    )  # fmt: skip
+    token = {
+        "name": _TOKEN_VOLUME,
+        "projected": {"sources": [{"serviceAccountToken": {
+            "audience": TOKEN_AUDIENCE, "path": "token", "expirationSeconds": 3600}}]},
+    }  # fmt: skip
+    spec = pod_spec([submit], volumes=[token])
+    spec["serviceAccountName"] = SUBMITTER  # identity via the projected token only
+    labels = queue_labels(queue)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta(name, namespace, **labels),
+        "spec": {
+            "suspend": True,
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": timeout_s + 120,
+            "template": template(spec, labels),
+        },
+    }

@@ -1,0 +1,213 @@
+"""Every scenario manifest, for every release: schema-valid, queued, restricted, sized,
+policy-clean; and the release-dependent fields follow the catalogue."""
+
+from __future__ import annotations
+
+import pytest
+
+from modules import releases
+from modules.kueue_objects import PRIORITY_LABEL, QUEUE_LABEL
+from modules.manifests import Obj
+from policies.core import View
+from policies.registry import evaluate
+from scenarios.catalog import quota_preemption, serve_and_load, train_queued
+from scenarios.images import Images, scenario_image
+from scenarios.library import Scenario, Target, scenarios
+from scenarios.manifests.serving import MODE_ANNOTATION
+from tests.scenarios import crs
+
+RELEASES = releases.available()
+SCENARIOS = list(scenarios())
+QUEUED_KINDS = {"Job", "PyTorchJob", "TrainJob"}
+# Pod-level fields a TrainJob cannot carry: its pods get them from the referenced runtime.
+RUNTIME_CARRIED = {
+    "tenant-run-as-non-root",
+    "tenant-no-privilege-escalation",
+    "read-only-root-filesystem",
+    "drop-all-capabilities",
+}
+
+
+def target(release: str, **kw) -> Target:
+    rel = releases.load(release)
+    return Target(rel, Images.for_release(rel), "t3st01", **kw)
+
+
+def manifests(release: str, scenario: str) -> list[Obj]:
+    t = target(release)
+    return scenarios()[scenario].build(t).manifests(t.release)
+
+
+def containers(obj: Obj) -> list[tuple[Obj, Obj]]:
+    """(pod spec, container) for every container our pods run (an InferenceService's
+    pod-level settings and model container; the image comes from its ServingRuntime)."""
+    return [(spec, c) for spec in crs.pod_specs(obj)
+            for c in [*spec.get("initContainers", []), *spec["containers"]]]  # fmt: skip
+
+
+@pytest.fixture(
+    params=[(r, s) for r in RELEASES for s in SCENARIOS], ids=lambda p: f"{p[0]}-{p[1]}"
+)
+def built(request) -> tuple[str, str, list[Obj]]:
+    release, scenario = request.param
+    return release, scenario, manifests(release, scenario)
+
+
+def test_schema_valid(built):
+    release, _, objs = built
+    rel = releases.load(release)
+    legacy = rel.has("trainer") and rel.component("trainer").num_proc_per_node_in == "runtime"
+    found = [f"{o['kind']}/{o['metadata'].get('name')}: {p}"
+             for o in objs for p in crs.problems(o, rel.kubernetes.min, legacy)]  # fmt: skip
+    assert found == []
+
+
+def test_workloads_carry_their_tenant_queue(built):
+    _, _, objs = built
+    queues = {(o["metadata"]["namespace"], o["metadata"]["name"])
+              for o in objs if o["kind"] == "LocalQueue"}  # fmt: skip
+    workloads = [o for o in objs if o["kind"] in QUEUED_KINDS]
+    assert workloads
+    for o in workloads:
+        label = o["metadata"]["labels"].get(QUEUE_LABEL)
+        assert (o["metadata"]["namespace"], label) in queues, f"{o['metadata']['name']}: {label}"
+        if o["kind"] == "Job":
+            assert o["spec"]["suspend"] is True  # Kueue resumes it on admission
+
+
+def test_every_container_is_restricted_and_sized(built):
+    _, _, objs = built
+    checked = 0
+    for o in objs:
+        for spec, c in containers(o):
+            checked += 1
+            sc = c["securityContext"]
+            where = f"{o['kind']}/{o['metadata']['name']}/{c['name']}"
+            # A ServingRuntime has no pod level: the InferenceService's predictor sets it.
+            pod = spec.get("securityContext", {"runAsNonRoot": o["kind"] == "ServingRuntime"})
+            assert sc["runAsNonRoot"] and pod["runAsNonRoot"], where
+            assert sc["allowPrivilegeEscalation"] is False, where
+            assert sc["capabilities"] == {"drop": ["ALL"]}, where
+            assert sc["seccompProfile"] == {"type": "RuntimeDefault"}, where
+            assert sc["readOnlyRootFilesystem"] is True, where
+            for part in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(c["resources"][part]), where
+    assert checked
+
+
+def test_tenants_are_fenced(built):
+    _, _, objs = built
+    namespaces = [o for o in objs if o["kind"] == "Namespace"]
+    assert namespaces
+    for ns in namespaces:
+        name = ns["metadata"]["name"]
+        kinds = {o["kind"] for o in objs if o["metadata"].get("namespace") == name}
+        assert {
+            "NetworkPolicy",
+            "ResourceQuota",
+            "LimitRange",
+            "LocalQueue",
+            "RoleBinding",
+        } <= kinds
+        assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] in (
+            "restricted",
+            "baseline",
+        )
+        assert name.startswith("scn-") and len(name) <= 63
+
+
+def test_policies_pass(built):
+    """The policy pack's rules on the scenario objects (no waivers apply to them)."""
+    _, _, objs = built
+    views = [View(f"kubernetes:{o['apiVersion']}:{o['kind']}", o["metadata"].get("name", o["kind"]),
+                  o) for o in objs]  # fmt: skip
+    runtimes = {(o["metadata"]["namespace"], o["metadata"]["name"])
+                for o in objs if o["kind"] == "TrainingRuntime"}  # fmt: skip
+    findings = []
+    for f in evaluate(views):
+        res = f.violation.resource
+        runtime_ok = (res is not None and res.kind == "TrainJob"
+                      and f.policy.name in RUNTIME_CARRIED
+                      and (res.namespace, res.spec["runtimeRef"]["name"]) in runtimes)  # fmt: skip
+        if not runtime_ok:
+            findings.append(f"{f.level} {f.policy.name} {f.resource}: {f.violation.message}")
+    assert findings == []
+
+
+def test_images_come_from_one_place():
+    for release in RELEASES:
+        mc = releases.load(release).component("minio").images["mc"]
+        for scenario in SCENARIOS:
+            for o in manifests(release, scenario):
+                for _, c in containers(o):
+                    assert c.get("image", mc if o["kind"] == "InferenceService" else None) in (
+                        scenario_image(),
+                        mc,
+                    ), o["metadata"]["name"]
+    mirrored = Images.for_release(releases.load(RELEASES[-1]), registry="mirror.local:5000")
+    assert mirrored.scenario.startswith("mirror.local:5000/") and mirrored.mc.startswith(
+        "mirror.local:5000/"
+    )
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_training_objects_follow_the_catalogue(release):
+    rel = releases.load(release)
+    objs = train_queued.build(target(release)).objects
+    ptj = next(o for o in objs if o["kind"] == "PyTorchJob")
+    assert ptj["apiVersion"] == rel.component("training_operator").api("training")
+    replicas = ptj["spec"]["pytorchReplicaSpecs"]
+    assert replicas["Master"]["replicas"] == 1 and replicas["Worker"]["replicas"] == 1
+    for spec in replicas.values():
+        assert spec["template"]["spec"]["containers"][0]["name"] == "pytorch"
+    kinds = {o["kind"] for o in objs}
+    if not rel.has("trainer"):
+        assert "TrainJob" not in kinds
+        return
+    tj = next(o for o in objs if o["kind"] == "TrainJob")
+    runtime = next(o for o in objs if o["kind"] == "TrainingRuntime")
+    assert tj["apiVersion"] == runtime["apiVersion"] == rel.component("trainer").api("trainer")
+    assert tj["spec"]["runtimeRef"]["name"] == runtime["metadata"]["name"] == "torch-distributed"
+    in_runtime = "numProcPerNode" in runtime["spec"]["mlPolicy"]["torch"]
+    in_trainjob = "numProcPerNode" in tj["spec"]["trainer"]
+    expected = rel.component("trainer").num_proc_per_node_in
+    assert (in_runtime, in_trainjob) == (expected == "runtime", expected == "trainjob")
+
+
+@pytest.mark.parametrize("release", RELEASES)
+@pytest.mark.parametrize("mode", ["standard", "knative"])
+def test_inference_service_mode_follows_the_catalogue(release, mode):
+    rel = releases.load(release)
+    objs = serve_and_load.build(target(release, serving_mode=mode)).objects
+    isvc = next(o for o in objs if o["kind"] == "InferenceService")
+    assert isvc["apiVersion"] == rel.component("kserve").api("serving")
+    assert (
+        isvc["metadata"]["annotations"][MODE_ANNOTATION]
+        == rel.component("kserve").deployment_modes[mode]
+    )
+    model = isvc["spec"]["predictor"]["model"]
+    assert model["storageUri"].startswith("s3://models/scenarios/")
+    assert isvc["spec"]["predictor"]["serviceAccountName"] == "s3-reader"
+    account = next(o for o in objs if o["kind"] == "ServiceAccount")
+    assert account["secrets"] == [{"name": "s3-credentials"}]
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_preemption_uses_priorities_and_one_cohort(release):
+    api = releases.load(release).component("kueue").api("kueue")
+    plan = quota_preemption.build(target(release))
+    objs = plan.manifests(releases.load(release))
+    cqs = [o for o in objs if o["kind"] == "ClusterQueue"]
+    field = "cohortName" if api.endswith("v1beta2") else "cohort"
+    assert len({cq["spec"][field] for cq in cqs}) == 1 and len(cqs) == 2
+    priorities = {o["metadata"]["name"]: o["value"] for o in objs
+                  if o["kind"] == "WorkloadPriorityClass"}  # fmt: skip
+    jobs = {o["metadata"]["name"]: o["metadata"]["labels"][PRIORITY_LABEL]
+            for o in objs if o["kind"] == "Job"}  # fmt: skip
+    assert priorities[jobs["urgent"]] > priorities[jobs["nominal"]]
+
+
+def test_unsupported_scenario_says_why():
+    spec = Scenario("needs-trainer", "x", ("kueue", "trainer"), train_queued.build)
+    assert spec.unsupported(releases.load("1.10")) == "release 1.10 ships no trainer"
+    assert spec.unsupported(releases.load("1.11")) is None
