@@ -21,6 +21,8 @@ class PodTemplate:
     spec: Mapping[str, Any]
     labels: Mapping[str, str]
     where: str = ""
+    # Set when the pods' security context comes from elsewhere (a TrainJob's runtime).
+    security_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ def _trainjob_templates(spec: Mapping[str, Any]) -> list[PodTemplate]:
         **{k: trainer[k] for k in ("image", "env", "command", "args") if k in trainer},
         "resources": trainer.get("resourcesPerNode") or {},
     }
-    return [PodTemplate({"containers": [container]}, {}, "trainer")]
+    runtime = (spec.get("runtimeRef") or {}).get("name", "?")
+    return [PodTemplate({"containers": [container]}, {}, "trainer", f"runtime {runtime}")]
 
 
 def pod_templates(view: View) -> list[PodTemplate]:
@@ -114,8 +117,12 @@ def pod_templates(view: View) -> list[PodTemplate]:
     return found
 
 
-def containers(view: View) -> Iterator[Container]:
+def containers(view: View, security: bool = False) -> Iterator[Container]:
+    """Containers of a workload; `security=True` skips those whose security context lives
+    elsewhere (a TrainJob's runtime carries it, and is checked as its own resource)."""
     for t in pod_templates(view):
+        if security and t.security_from:
+            continue
         for key in _CONTAINER_LISTS:
             for c in t.spec.get(key) or []:
                 yield Container(c, t, key)

@@ -20,7 +20,11 @@ SECRET_ENV = r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CRE
 def _privileged(view: View, cfg: Config) -> list[str]:
     if view.matches(cfg["allowed"]):
         return []
-    return [f"{c.label} runs privileged" for c in containers(view) if c.security.get("privileged")]
+    return [
+        f"{c.label} runs privileged"
+        for c in containers(view, security=True)
+        if c.security.get("privileged")
+    ]
 
 
 def _host_namespaces(view: View, cfg: Config) -> list[str]:
@@ -48,7 +52,7 @@ def _host_path(view: View, cfg: Config) -> list[str]:
 def _non_root(views: Sequence[View], cfg: Config) -> list[Violation]:
     found = []
     for view in tenant_workloads(views):
-        for c in containers(view):
+        for c in containers(view, security=True):
             pod = c.template.spec.get("securityContext") or {}
             non_root = c.security.get("runAsNonRoot", pod.get("runAsNonRoot"))
             user = c.security.get("runAsUser", pod.get("runAsUser"))
@@ -63,7 +67,7 @@ def _no_escalation(views: Sequence[View], cfg: Config) -> list[Violation]:
             f"{c.label} allows privilege escalation (set allowPrivilegeEscalation: false)", view
         )
         for view in tenant_workloads(views)
-        for c in containers(view)
+        for c in containers(view, security=True)
         if c.security.get("allowPrivilegeEscalation") is not False
     ]
 
@@ -73,7 +77,7 @@ def _read_only_root(view: View, cfg: Config) -> list[str]:
         return []
     return [
         f"{c.label} has a writable root filesystem (set readOnlyRootFilesystem: true)"
-        for c in containers(view)
+        for c in containers(view, security=True)
         if not c.security.get("readOnlyRootFilesystem")
     ]
 
@@ -83,7 +87,7 @@ def _drop_all(view: View, cfg: Config) -> list[str]:
         return []
     return [
         f"{c.label} does not drop ALL capabilities"
-        for c in containers(view)
+        for c in containers(view, security=True)
         if "ALL" not in ((c.security.get("capabilities") or {}).get("drop") or [])
     ]
 
@@ -92,7 +96,7 @@ def _secret_env(view: View, cfg: Config) -> list[str]:
     pattern = re.compile(cfg["namePattern"], re.IGNORECASE)
     return [
         f"{c.label} sets {env['name']} as a plain value (use valueFrom.secretKeyRef)"
-        for c in containers(view)
+        for c in containers(view, security=True)
         for env in c.spec.get("env") or []
         if env.get("value") and pattern.search(str(env.get("name", "")))
     ]

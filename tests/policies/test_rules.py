@@ -583,3 +583,22 @@ def test_image_references_parse(image, parsed):
 def test_non_kubernetes_resources_are_ignored_by_resource_rules():
     chart = View("kubernetes:helm.sh/v4:Chart", "x", {"values": {"image": "busybox:latest"}})
     assert messages("no-latest-tag", [chart]) == []
+
+
+def test_trainjob_security_is_judged_on_its_runtime_not_the_trainer_override():
+    """A TrainJob cannot carry a security context; its runtime's pod template does."""
+    from policies.core import View
+    from policies.pods import containers
+
+    tj = {
+        "apiVersion": "trainer.kubeflow.org/v1alpha1",
+        "kind": "TrainJob",
+        "metadata": {"name": "t", "namespace": "team-a"},
+        "spec": {
+            "runtimeRef": {"name": "torch-distributed"},
+            "trainer": {"image": "ghcr.io/x/y:1", "resourcesPerNode": {"limits": {"cpu": "1"}}},
+        },
+    }
+    view = View("kubernetes:trainer.kubeflow.org/v1alpha1:TrainJob", "t", tj)
+    assert [c.name for c in containers(view)] == ["trainer"]
+    assert list(containers(view, security=True)) == []
