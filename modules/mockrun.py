@@ -6,6 +6,7 @@ monitor. Used by the test suite, the benchmark and `mlplatform policy check`.
 
 from __future__ import annotations
 
+import gc
 import json
 import runpy
 from typing import Any
@@ -97,11 +98,14 @@ def run(
     set_all_config(values, [f"{PROJECT}:{k}" for k in secrets or {}])
     settings.SETTINGS.rpc_manager.clear()
     settings.SETTINGS.outputs.clear()
+    thresholds = gc.get_threshold()  # the program tunes the GC for itself; restore ours
     try:
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(MAIN), run_name="__main__")))
     except Exception as err:
         err.graph = Graph(monitor.recorded)  # type: ignore[attr-defined]  # what got registered
         raise
+    finally:
+        gc.set_threshold(*thresholds)
     return Graph(monitor.recorded, transforms=monitor.get_registered_transforms())
 
 

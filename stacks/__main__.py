@@ -1,10 +1,15 @@
 """Pulumi entrypoint: read `mlplatform:*` stack config, validate it, compose the platform."""
 
+import gc
+
 import pulumi
 
 from modules.platform import build, load_config
 from modules.stackconfig import project_config
 
+# A short-lived batch process whose heap of live resources, outputs and futures only grows:
+# with default thresholds the cyclic GC rescans it again and again (1,000 tenants: ~2x time).
+gc.set_threshold(200_000, 50, 1_000)
 stack = load_config(project_config())
 components = build(stack.platform, stack.tenants)
 pulumi.export("release", stack.platform.release)

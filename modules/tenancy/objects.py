@@ -1,0 +1,283 @@
+"""A tenant's namespace, access, quota, network and queue objects (plain, schema-valid dicts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modules import kueue_objects, netpol
+from modules.components.istio import GATEWAY_PRINCIPAL
+from modules.components.kubeflow_namespace import NAMESPACE as KUBEFLOW_NAMESPACE
+from modules.components.minio import NAMESPACE as MINIO_NAMESPACE
+from modules.components.minio import PORT as MINIO_PORT
+from modules.components.pipelines import API_PORTS, METADATA_PORT, UI, UI_PORT
+from modules.components.pipelines import TENANTS as PIPELINES_LABELS
+from modules.components.rbac import TENANT_ROLES
+from modules.components.serving import KNATIVE_NAMESPACE
+from modules.config import PlatformConfig
+from modules.manifests import Obj, meta, namespace
+from modules.tenancy.spec import QUEUE_RESOURCES, TenantSpec
+
+TENANT_LABEL = "mlplatform.io/tenant"
+ALLOWED_PRIORITIES = "mlplatform.io/allowed-priorities"
+DEFAULT_PRIORITY = "mlplatform.io/default-priority"
+USERID_HEADER = "kubeflow-userid"
+LOCAL_QUEUE = "default"  # Kueue's LocalQueueDefaulting picks the queue named `default`
+# Workload ServiceAccounts, as Kubeflow profiles name them, and the role each gets.
+ROLE_BINDINGS = {"admin": "tenant-admins", "edit": "tenant-editors", "view": "tenant-viewers"}
+WORKLOAD_ACCOUNTS = {"default-editor": "edit", "default-viewer": "view"}
+SERVING_LABELS = {"serving.kubeflow.org/inferenceservice": "enabled"}
+ISTIO_METRICS_PORTS = [15020, 15090]  # merged app metrics (agent), Envoy stats
+PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+
+
+def tenant_labels(tenant: TenantSpec) -> dict[str, str]:
+    return {TENANT_LABEL: tenant.name}
+
+
+def tenant_namespace(tenant: TenantSpec, config: PlatformConfig) -> Obj:
+    """Pod Security per spec, sidecars injected, KFP/KServe multi-user labels, tenant labels."""
+    labels = {
+        **tenant.labels,
+        "istio-injection": "enabled",
+        **tenant_labels(tenant),
+        **PIPELINES_LABELS,
+        **SERVING_LABELS,
+        **netpol.OBJECT_STORE_CLIENT,  # MinIO admits only labelled namespaces
+    }
+    ns = namespace(tenant.namespace, tenant.pod_security, labels)
+    kueue = config.components.kueue
+    annotations = {"mlplatform.io/display-name": tenant.title}
+    if kueue.enabled:
+        allowed = tenant.kueue.allowed_priorities or [p.name for p in kueue.priority_classes]
+        annotations[ALLOWED_PRIORITIES] = ",".join(allowed)
+        annotations[DEFAULT_PRIORITY] = default_priority(tenant, config)
+    ns["metadata"]["annotations"] = annotations
+    return ns
+
+
+def default_priority(tenant: TenantSpec, config: PlatformConfig) -> str:
+    return tenant.kueue.default_priority or config.components.kueue.default_priority_class
+
+
+def _binding(name: str, ns: str, role: str, subjects: list[dict[str, str]]) -> Obj:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": meta(name, ns),
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": TENANT_ROLES[role],
+        },
+        "subjects": subjects,
+    }
+
+
+def access(tenant: TenantSpec) -> list[Obj]:
+    """RoleBindings per role for owners/members; editor and viewer ServiceAccounts bound too."""
+    ns = tenant.namespace
+    out = []
+    for role, emails in tenant.people().items():
+        if emails:
+            users = [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": e} for e in emails
+            ]
+            out.append(_binding(ROLE_BINDINGS[role], ns, role, users))
+    for account, role in WORKLOAD_ACCOUNTS.items():
+        out.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(account, ns)})
+        out.append(
+            _binding(
+                account, ns, role, [{"kind": "ServiceAccount", "name": account, "namespace": ns}]
+            )
+        )
+    return out
+
+
+def quotas(tenant: TenantSpec) -> list[Obj]:
+    """ResourceQuota from the spec, and a LimitRange so quota'd pods get default requests."""
+    q = tenant.quota
+    hard = {
+        "requests.cpu": q.cpu,
+        "requests.memory": q.memory,
+        "limits.memory": q.memory,
+        "requests.nvidia.com/gpu": q.gpu,
+        "pods": q.pods,
+        "requests.storage": q.storage,
+    }
+    defaults = tenant.container_defaults.as_k8s()
+    out = [
+        {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": meta("tenant-defaults", tenant.namespace),
+            "spec": {
+                "limits": [
+                    {
+                        "type": "Container",
+                        "defaultRequest": defaults["requests"],
+                        "default": defaults["limits"],
+                    }
+                ]
+            },
+        }
+    ]
+    if any(v is not None for v in hard.values()):
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ResourceQuota",
+                "metadata": meta("tenant-quota", tenant.namespace),
+                "spec": {"hard": {k: str(v) for k, v in hard.items() if v is not None}},
+            }
+        )
+    return out
+
+
+def network_policies(tenant: TenantSpec, config: PlatformConfig) -> list[Obj]:
+    """Default deny, then exactly what a tenant's workloads need, then declared exceptions."""
+    ns, components = tenant.namespace, config.components
+    out = [
+        *netpol.baseline(ns),
+        netpol.allow_same_namespace(ns),
+        netpol.policy(
+            "allow-from-ingress-gateway",
+            ns,
+            ingress=[{"from": [netpol.peer(netpol.GATEWAY["namespace"], netpol.GATEWAY["pods"])]}],
+        ),
+        netpol.allow_istio_control_plane(ns),
+    ]
+    if components.monitoring.enabled:
+        out.append(netpol.allow_prometheus_scrape(ns, ISTIO_METRICS_PORTS))
+    if components.pipelines.enabled:
+        out.append(
+            netpol.allow_to(
+                "allow-to-pipelines",
+                ns,
+                [netpol.peer(KUBEFLOW_NAMESPACE)],
+                [*API_PORTS, METADATA_PORT],
+            )
+        )
+        out.append(
+            netpol.allow_from(
+                "allow-from-pipelines-ui",
+                ns,
+                [netpol.peer(KUBEFLOW_NAMESPACE, {"app": UI})],
+                [UI_PORT],
+            )
+        )
+    if components.minio.enabled:
+        out.append(
+            netpol.allow_to("allow-to-minio", ns, [netpol.peer(MINIO_NAMESPACE)], [MINIO_PORT])
+        )
+    if components.serving.enabled:
+        # Calling served models goes through the gateway (Service 80/443, pods 8080/8443).
+        out.append(
+            netpol.allow_to(
+                "allow-to-model-gateway",
+                ns,
+                [netpol.peer(netpol.GATEWAY["namespace"], netpol.GATEWAY["pods"])],
+                [80, 443, 8080, 8443],
+            )
+        )
+        if components.serving.mode == "knative":
+            out.append(
+                netpol.policy(
+                    "allow-from-knative", ns, ingress=[{"from": [netpol.peer(KNATIVE_NAMESPACE)]}]
+                )
+            )
+    out.extend(_egress_exceptions(tenant))
+    return out
+
+
+def _egress_exceptions(tenant: TenantSpec) -> list[Obj]:
+    rules = []
+    for e in tenant.network.egress:
+        block = {"cidr": e.cidr} if e.cidr else {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}
+        rules.append(
+            {"to": [{"ipBlock": block}], "ports": [{"protocol": "TCP", "port": p} for p in e.ports]}
+        )
+    return (
+        [netpol.policy("allow-egress-exceptions", tenant.namespace, egress=rules)] if rules else []
+    )
+
+
+def service_entries(tenant: TenantSpec, config: PlatformConfig) -> list[Obj]:
+    """Declared egress hosts, registered with the mesh (visible to this namespace only)."""
+    hosts = [e for e in tenant.network.egress if e.host]
+    if not hosts:
+        return []
+    api = config.catalogue.component("istio").api("networking")
+    return [
+        {
+            "apiVersion": api,
+            "kind": "ServiceEntry",
+            "metadata": meta(
+                f"egress-{e.host.replace('.', '-')}"[:63].rstrip("-"), tenant.namespace
+            ),
+            "spec": {
+                "hosts": [e.host],
+                "exportTo": ["."],
+                "location": "MESH_EXTERNAL",
+                "resolution": "DNS",
+                "ports": [{"number": p, "name": f"tcp-{p}", "protocol": "TCP"} for p in e.ports],
+            },
+        }
+        for e in hosts
+    ]
+
+
+def authorization_policy(tenant: TenantSpec, config: PlatformConfig) -> Obj:
+    """Only the tenant's users (header set by the gateway after login) and its own namespace."""
+    emails = sorted({e for people in tenant.people().values() for e in people})
+    rules: list[dict[str, Any]] = [
+        {
+            "from": [{"source": {"principals": [GATEWAY_PRINCIPAL]}}],
+            "when": [{"key": f"request.headers[{USERID_HEADER}]", "values": emails}],
+        },
+        {"from": [{"source": {"namespaces": [tenant.namespace]}}]},
+    ]
+    if config.components.serving.enabled and config.components.serving.mode == "knative":
+        rules.append({"from": [{"source": {"namespaces": [KNATIVE_NAMESPACE]}}]})
+    return {
+        "apiVersion": config.catalogue.component("istio").api("security"),
+        "kind": "AuthorizationPolicy",
+        "metadata": meta("tenant-access", tenant.namespace),
+        "spec": {"action": "ALLOW", "rules": rules},
+    }
+
+
+def queues(tenant: TenantSpec, config: PlatformConfig) -> list[Obj]:
+    """The tenant's ClusterQueue (admits only its namespace) and LocalQueue `default`."""
+    cfg = config.components.kueue
+    if not cfg.enabled or not tenant.kueue.quota:
+        return []
+    api = config.catalogue.component("kueue").api("kueue")
+    k = tenant.kueue
+    covered = [r for r in QUEUE_RESOURCES if any(r in q for q in k.quota.values())]
+    flavors = [
+        kueue_objects.flavor_quotas(
+            flavor,
+            {r: str(k.quota[flavor].get(r, 0)) for r in covered},
+            {r: str(v) for r, v in k.borrowing_limit.get(flavor, {}).items()},
+            {r: str(v) for r, v in k.lending_limit.get(flavor, {}).items()},
+        )
+        for flavor in cfg.flavor_names
+        if flavor in k.quota
+    ]
+    preemption = {
+        "reclaimWithinCohort": k.preemption.reclaim_within_cohort,
+        "withinClusterQueue": k.preemption.within_cluster_queue,
+    }
+    cq = kueue_objects.cluster_queue(
+        api,
+        tenant.cluster_queue,
+        tenant.namespace,
+        [{"coveredResources": covered, "flavors": flavors}],
+        cohort=k.cohort,
+        preemption=preemption,
+        queueing_strategy=k.queueing_strategy,
+        labels=tenant_labels(tenant),
+    )
+    lq = kueue_objects.local_queue(api, LOCAL_QUEUE, tenant.namespace, tenant.cluster_queue)
+    lq["metadata"]["annotations"] = {DEFAULT_PRIORITY: default_priority(tenant, config)}
+    return [cq, lq]

@@ -1,0 +1,155 @@
+"""The `Tenant` component: three resources per tenant, however many objects it owns.
+
+Under Pulumi every registered resource costs milliseconds, so a tenant registers exactly
+its component, one RandomPassword (the MinIO secret key) and one ConfigGroup. The group's
+plain objects travel as one YAML stream and the two Secrets carrying the key as `objs`
+(so only their key fields are secret); the provider still applies every object as its own
+resource, ordered namespace first, and policies and diffs see each one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from modules.component import Context, PlatformComponent
+from modules.kueue_objects import PRIORITY_LABEL
+from modules.manifests import Obj, meta
+from modules.tenancy import objects, storage
+from modules.tenancy.spec import TenantSpec
+
+ADMISSION_POLICY = "mlplatform-tenant-priorities"
+# Job kinds users submit to their queue (Kueue copies the label onto the Workload).
+JOB_RESOURCES = {
+    "batch": ["jobs"],
+    "kubeflow.org": ["pytorchjobs"],
+    "trainer.kubeflow.org": ["trainjobs"],
+    "jobset.x-k8s.io": ["jobsets"],
+}
+
+
+def tenant_objects(spec: TenantSpec, ctx: Context) -> list[Obj]:
+    """Every non-secret object of one tenant, namespace first."""
+    config = ctx.config
+    out = [
+        objects.tenant_namespace(spec, config),
+        *objects.access(spec),
+        *objects.quotas(spec),
+        *objects.network_policies(spec, config),
+        *objects.service_entries(spec, config),
+        objects.authorization_policy(spec, config),
+        *objects.queues(spec, config),
+    ]
+    if spec.storage.bucket:
+        out.extend(storage.plain_objects(spec, config))
+    return out
+
+
+def yaml_stream(objs: list[Obj]) -> str:
+    """A multi-document YAML stream (JSON documents are YAML)."""
+    return "\n---\n".join(json.dumps(o, separators=(",", ":")) for o in objs)
+
+
+class Tenant(PlatformComponent):
+    """Outputs `namespace`, `bucket`, `access_key` and `secret_key` (secret)."""
+
+    def __init__(
+        self, ctx: Context, spec: TenantSpec, depends_on: Sequence[pulumi.Resource | None] = ()
+    ) -> None:
+        super().__init__("tenancy:Tenant", spec.name, ctx, depends_on)
+        self.spec = spec
+        secrets: list[Obj] = []
+        outputs: dict[str, pulumi.Input[str]] = {"namespace": spec.namespace}
+        if spec.storage.bucket:
+            key = random.RandomPassword(
+                f"{spec.name}-s3-secret-key",
+                length=40,
+                special=False,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            secret_key = pulumi.Output.secret(key.result)
+            secrets = storage.secret_objects(spec, secret_key)
+            outputs |= {
+                "bucket": spec.bucket,
+                "access_key": storage.access_key(spec),
+                "secret_key": secret_key,
+            }
+        self.group = k8s.yaml.v2.ConfigGroup(
+            f"tenant-{spec.name}",
+            yaml=yaml_stream(tenant_objects(spec, ctx)),
+            objs=secrets or None,
+            opts=self._opts(),
+        )
+        self.outputs = outputs
+        self.register_outputs(outputs)
+
+
+class TenantAdmission(PlatformComponent):
+    """Cluster-wide: a job in a tenant namespace may only name its allowed priority classes."""
+
+    def __init__(self, ctx: Context, depends_on: Sequence[pulumi.Resource | None] = ()) -> None:
+        super().__init__("tenancy:TenantAdmission", "tenant-admission", ctx, depends_on)
+        self.group = self.objects("tenant-admission-policy", admission_objects())
+        self.register_outputs({"policy": ADMISSION_POLICY})
+
+
+def admission_objects() -> list[Obj]:
+    """A ValidatingAdmissionPolicy reading each namespace's allowed-priorities annotation."""
+    label, allowed = PRIORITY_LABEL, objects.ALLOWED_PRIORITIES
+    names = f"namespaceObject.metadata.annotations['{allowed}']"
+    expression = (
+        f"!has(object.metadata.labels) || !('{label}' in object.metadata.labels) || "
+        f"!has(namespaceObject.metadata.annotations) || "
+        f"!('{allowed}' in namespaceObject.metadata.annotations) || "
+        f"object.metadata.labels['{label}'] in {names}.split(',')"
+    )
+    message = (
+        f"'priority class ' + object.metadata.labels['{label}'] + ' is not allowed in ' + "
+        f"namespaceObject.metadata.name + '; allowed: ' + {names}"
+    )
+    api = "admissionregistration.k8s.io/v1"
+    return [
+        {
+            "apiVersion": api,
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": meta(ADMISSION_POLICY),
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "namespaceSelector": {
+                        "matchExpressions": [{"key": objects.TENANT_LABEL, "operator": "Exists"}]
+                    },
+                    "resourceRules": [
+                        {
+                            "apiGroups": [group],
+                            "apiVersions": ["*"],
+                            "resources": resources,
+                            "operations": ["CREATE", "UPDATE"],
+                        }
+                        for group, resources in JOB_RESOURCES.items()
+                    ],
+                },
+                "validations": [{"expression": expression, "messageExpression": message}],
+            },
+        },
+        {
+            "apiVersion": api,
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": meta(ADMISSION_POLICY),
+            "spec": {"policyName": ADMISSION_POLICY, "validationActions": ["Deny"]},
+        },
+    ]
+
+
+def build_tenants(
+    ctx: Context, tenants: Sequence[TenantSpec], depends_on: Sequence[pulumi.Resource | None]
+) -> list[Tenant]:
+    """Every tenant, after the platform pieces its objects need (CRDs, roles, MinIO)."""
+    before = [d for d in depends_on if d is not None]
+    if ctx.config.components.kueue.enabled:
+        before.append(TenantAdmission(ctx))
+    return [Tenant(ctx, spec, depends_on=before) for spec in tenants]

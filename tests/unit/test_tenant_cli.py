@@ -1,0 +1,124 @@
+"""`mlplatform tenant ...`: validates before writing, keeps comments, refuses bad input."""
+
+import shutil
+
+import pytest
+import yaml
+
+from modules.cli import main
+from modules.cli import tenant as cli
+from modules.stackconfig import stack_file
+
+
+@pytest.fixture
+def dev(tmp_path, monkeypatch):
+    """A private copy of the dev stack file that the CLI edits."""
+    path = tmp_path / "Pulumi.dev.yaml"
+    shutil.copy(stack_file("dev"), path)
+    monkeypatch.setattr(cli, "stack_file", lambda env: path)
+    return path
+
+
+def _tenants(path):
+    return yaml.safe_load(path.read_text())["config"]["mlplatform:tenants"]
+
+
+def test_add_appends_validates_and_keeps_comments(dev, capsys):
+    before = dev.read_text()
+    argv = ["tenant", "add", "--env", "dev", "team-c", "--owner", "carol@example.com"]
+    argv += ["--member", "dan@example.com=view", "--queue", "gpu:nvidia.com/gpu=2,cpu=2"]
+    argv += ["--cohort", "research", "--gpu", "2", "--label", "cost-center=cc-7"]
+    assert main(argv) == 0
+    after = dev.read_text()
+    assert after.startswith(before.rstrip("\n"))  # the old text, comments included, untouched
+    assert _tenants(dev)[-1] == {
+        "name": "team-c",
+        "owners": ["carol@example.com"],
+        "members": [{"email": "dan@example.com", "role": "view"}],
+        "quota": {"gpu": 2},
+        "kueue": {"cohort": "research", "quota": {"gpu": {"nvidia.com/gpu": "2", "cpu": "2"}}},
+        "labels": {"cost-center": "cc-7"},
+    }
+    out = capsys.readouterr().out
+    assert "ClusterQueue/tenant-team-c" in out and "Job/minio/tenant-team-c-bucket" in out
+    assert "pulumi up --stack dev" in out
+    assert not list(dev.parent.glob(".*.tmp"))
+
+
+def test_dry_run_writes_nothing(dev):
+    before = dev.read_bytes()
+    assert main(["tenant", "add", "--env", "dev", "team-c", "--owner", "c@x.io", "--dry-run"]) == 0
+    assert dev.read_bytes() == before
+
+
+BAD = {
+    "bad name": (["Team_C", "--owner", "c@x.io"], "tenants[2].name: 'Team_C' is not a DNS-1123"),
+    "duplicate": (["team-a", "--owner", "c@x.io"], "tenant 'team-a' already exists"),
+    "platform namespace": (["istio-system", "--owner", "c@x.io"], "is a platform namespace"),
+    "owner without email": (["team-c", "--owner", "carol"], "'carol' is not an email address"),
+    "unknown role": (["team-c", "--owner", "c@x.io", "--member", "d@x.io=boss"], "Input should be"),
+    "unknown flavor": (["team-c", "--owner", "c@x.io", "--queue", "tpu:cpu=1"], "unknown flavor"),
+    "negative quota": (["team-c", "--owner", "c@x.io", "--cpu", "-1"], "'-1' is not a Kubernetes"),
+    "non-numeric quota": (["team-c", "--owner", "c@x.io", "--pods", "many"], "valid integer"),
+    "gpu on cpu flavor": (
+        ["team-c", "--owner", "c@x.io", "--queue", "cpu:nvidia.com/gpu=1"],
+        "is not a gpu flavor",
+    ),
+    "unknown cohort": (["team-c", "--owner", "c@x.io", "--cohort", "x"], "unknown cohort 'x'"),
+    "malformed queue flag": (["team-c", "--owner", "c@x.io", "--queue", "cpu"], "is not FLAVOR:"),
+    "malformed label": (["team-c", "--owner", "c@x.io", "--label", "x"], "is not KEY=VALUE"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD), ids=list(BAD))
+def test_bad_input_leaves_the_file_byte_for_byte_unchanged(dev, capsys, case):
+    args, expected = BAD[case]
+    before = dev.read_bytes()
+    assert main(["tenant", "add", "--env", "dev", *args]) == 2
+    assert dev.read_bytes() == before
+    err = capsys.readouterr().err
+    assert "left unchanged" in err and expected in err
+
+
+def test_remove_needs_confirmation_and_lists_the_data_lost(dev, capsys, monkeypatch):
+    before = dev.read_bytes()
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "team-x")
+    assert main(["tenant", "remove", "--env", "dev", "team-b"]) == 2
+    assert dev.read_bytes() == before
+    out = capsys.readouterr().out
+    assert "PersistentVolumeClaim" in out and "bucket tenant-team-b" in out
+    monkeypatch.setattr("builtins.input", lambda prompt: "team-b")
+    assert main(["tenant", "remove", "--env", "dev", "team-b"]) == 0
+    assert [t["name"] for t in _tenants(dev)] == ["team-a"]
+
+
+def test_remove_without_a_terminal_needs_yes(dev, monkeypatch):
+    before = dev.read_bytes()
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert main(["tenant", "remove", "--env", "dev", "team-a"]) == 2
+    assert dev.read_bytes() == before
+    assert main(["tenant", "remove", "--env", "dev", "team-a", "--yes"]) == 0
+    assert [t["name"] for t in _tenants(dev)] == ["team-b"]
+
+
+def test_add_then_remove_restores_the_file(dev):
+    before = dev.read_bytes()
+    assert main(["tenant", "add", "--env", "dev", "team-c", "--owner", "c@x.io"]) == 0
+    assert main(["tenant", "remove", "--env", "dev", "team-c", "--yes"]) == 0
+    assert dev.read_bytes() == before
+
+
+def test_remove_unknown_tenant(dev, capsys):
+    assert main(["tenant", "remove", "--env", "dev", "nobody", "--yes"]) == 2
+    assert "tenants: team-a, team-b" in capsys.readouterr().err
+
+
+def test_list_and_show(dev, capsys):
+    assert main(["tenant", "list", "--env", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert "team-a" in out and "research" in out and "2 tenant(s)" in out
+    assert main(["tenant", "show", "--env", "dev", "team-b"]) == 0
+    shown = capsys.readouterr().out
+    assert "allowedPriorities:\n  - low\n  - default" in shown
+    assert "ServiceEntry/team-b/egress-pypi-org" in shown
