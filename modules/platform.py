@@ -59,9 +59,7 @@ def load_config(raw: dict[str, Any]) -> Stack:
     return Stack(config, tenants)
 
 
-def build(
-    config: PlatformConfig, tenants: Sequence[TenantSpec] = ()
-) -> dict[str, pulumi.Resource]:
+def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[str, pulumi.Resource]:
     """Register every enabled component, then the tenants; returns the components by name."""
     oidc_secret = oidc_client_secret(config)  # secret stack config: fails before any resource
     if config.mirror:

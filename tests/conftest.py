@@ -38,7 +38,9 @@ def secrets_for(env: str) -> dict[str, str]:
     return {oidc.get("clientSecretKey", "oidcClientSecret"): "mock-oidc-secret"} if oidc else {}
 
 
-def evaluate(config: dict[str, Any], env: str = "test", secrets: dict[str, str] | None = None) -> Graph:
+def evaluate(
+    config: dict[str, Any], env: str = "test", secrets: dict[str, str] | None = None
+) -> Graph:
     """Run the program with `config`; identical inputs reuse the recorded graph."""
     key = json.dumps([config, env, secrets], sort_keys=True)
     if key not in _graphs:
@@ -50,7 +52,9 @@ def evaluate(config: dict[str, Any], env: str = "test", secrets: dict[str, str] 
 def program() -> Callable[..., Graph]:
     """program(env, release=None, edit=None) -> Graph of that stack under mocks."""
 
-    def _run(env: str, release: str | None = None, edit: Callable[[dict], None] | None = None) -> Graph:
+    def _run(
+        env: str, release: str | None = None, edit: Callable[[dict], None] | None = None
+    ) -> Graph:
         config = stack_config(env, release)
         if edit:
             edit(config)
@@ -59,6 +63,8 @@ def program() -> Callable[..., Graph]:
     return _run
 
 
-@pytest.fixture(params=[(e, r) for e in ENVIRONMENTS for r in RELEASES], ids=lambda p: f"{p[0]}-{p[1]}")
+@pytest.fixture(
+    params=[(e, r) for e in ENVIRONMENTS for r in RELEASES], ids=lambda p: f"{p[0]}-{p[1]}"
+)
 def env_release(request: pytest.FixtureRequest) -> tuple[str, str]:
     return request.param

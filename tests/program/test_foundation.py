@@ -21,8 +21,13 @@ def test_foundation_present_with_explicit_provider(program, env_release):
         assert g.named(name, token)
     charts = g.of_type(CHART)
     assert {c.name for c in charts} >= {
-        "cert-manager", "istio-base", "istiod", "istio-ingressgateway", "minio",
-        "kube-prometheus-stack"}
+        "cert-manager",
+        "istio-base",
+        "istiod",
+        "istio-ingressgateway",
+        "minio",
+        "kube-prometheus-stack",
+    }
     provider = g.named("k8s", "pulumi:providers:kubernetes")
     for r in g.resources:
         if r.type.startswith("kubernetes:"):
@@ -33,13 +38,13 @@ def test_foundation_present_with_explicit_provider(program, env_release):
 def test_ordering_edges(program, env_release):
     g = program(*env_release)
     edges = [
-        ("cluster-issuers", "cert-manager"),          # CRs after cert-manager's CRDs + webhook
-        ("cert-manager", "kube-prometheus-stack"),    # ServiceMonitor CRD first
-        ("istio-namespace", "cert-manager"),          # the gateway certificate needs an issuer
+        ("cluster-issuers", "cert-manager"),  # CRs after cert-manager's CRDs + webhook
+        ("cert-manager", "kube-prometheus-stack"),  # ServiceMonitor CRD first
+        ("istio-namespace", "cert-manager"),  # the gateway certificate needs an issuer
         ("istiod", "istio-base"),
         ("istio-ingressgateway", "istiod"),
         ("platform-gateway", "istio-ingressgateway"),
-        ("minio", "minio-base"),                      # root secret before the chart reads it
+        ("minio", "minio-base"),  # root secret before the chart reads it
         ("platform-alert-rules", "kube-prometheus-stack"),
     ]
     for later, earlier in edges:
@@ -67,7 +72,9 @@ def test_dev_is_small_and_self_signed(program):
     assert ("ClusterIssuer", "mlplatform-selfsigned") in kinds
     assert ("ClusterIssuer", "mlplatform") in kinds
     assert g.named("istio-ingressgateway", CHART).inputs["values"]["service"]["type"] == "NodePort"
-    assert g.named("cert-manager", CHART).inputs["values"]["podDisruptionBudget"]["enabled"] is False
+    assert (
+        g.named("cert-manager", CHART).inputs["values"]["podDisruptionBudget"]["enabled"] is False
+    )
 
 
 def test_prod_is_highly_available_with_a_real_issuer(program):
@@ -77,7 +84,10 @@ def test_prod_is_highly_available_with_a_real_issuer(program):
     assert values["webhook"]["podDisruptionBudget"]["enabled"] is True
     minio = g.named("minio", CHART).inputs["values"]
     assert (minio["mode"], minio["replicas"], minio["podDisruptionBudget"]["enabled"]) == (
-        "distributed", 4, True)
+        "distributed",
+        4,
+        True,
+    )
     assert g.named("istiod", CHART).inputs["values"]["pilot"]["replicaCount"] == 2
     assert g.named("istio-ingressgateway", CHART).inputs["values"]["podDisruptionBudget"]
     issuer = g.object("ClusterIssuer", "mlplatform")
@@ -88,8 +98,11 @@ def test_prod_is_highly_available_with_a_real_issuer(program):
 
 
 def test_monitoring_selects_every_monitor_and_rule(program):
-    spec = program("dev").named("kube-prometheus-stack", CHART).inputs["values"]["prometheus"][
-        "prometheusSpec"]
+    spec = (
+        program("dev")
+        .named("kube-prometheus-stack", CHART)
+        .inputs["values"]["prometheus"]["prometheusSpec"]
+    )
     for kind in ("serviceMonitor", "podMonitor", "rule", "probe"):
         assert spec[f"{kind}SelectorNilUsesHelmValues"] is False
 
@@ -102,6 +115,7 @@ def test_gateway_identity_matches_kubeflow_principal(program):
 
 def test_chart_versions_come_from_the_catalogue(program, env_release):
     from modules import releases
+
     env, release = env_release
     g = program(env, release)
     cat = releases.load(release)
@@ -111,8 +125,10 @@ def test_chart_versions_come_from_the_catalogue(program, env_release):
 
 def test_generated_credentials_are_secrets(program):
     g = program("dev")
+
     def secret_keys(group):
         return {p.rsplit(".", 1)[-1] for p in g.named(group, CONFIG_GROUP).secret_paths}
+
     assert "rootPassword" in secret_keys("minio-base")
     assert "admin-password" in secret_keys("monitoring-base")
     assert "rootPassword" not in str(g.named("minio", CHART).inputs["values"])
@@ -124,6 +140,7 @@ def test_components_can_be_turned_off(program):
         cfg["platform"]["components"]["minio"] = {"enabled": False}
         cfg["platform"]["components"]["pipelines"] = {"enabled": False}  # needs MinIO
         cfg["platform"]["tenantDefaults"]["storage"] = {"bucket": False}  # tenant buckets too
+
     g = program("dev", edit=off)
     assert not g.has("monitoring") and not g.has("minio")
     assert g.named("cert-manager", CHART).inputs["values"]["prometheus"]["enabled"] is False

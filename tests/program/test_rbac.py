@@ -13,7 +13,12 @@ def _granted(roles, tier):
     for role in roles.values():
         if any(role["metadata"]["labels"].get(k) == v for k, v in labels):
             for rule in role["rules"]:
-                out |= {(g, r, v) for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+                out |= {
+                    (g, r, v)
+                    for g in rule["apiGroups"]
+                    for r in rule["resources"]
+                    for v in rule["verbs"]
+                }
     return out
 
 
@@ -41,5 +46,7 @@ def test_area_roles_carry_exactly_one_tier_label(program):
         if name in TENANT_ROLES.values():
             assert role["rules"] == []
             continue
-        tier_labels = [k for k in role["metadata"]["labels"] if k.startswith(AGGREGATE_LABEL.split("{")[0])]
+        tier_labels = [
+            k for k in role["metadata"]["labels"] if k.startswith(AGGREGATE_LABEL.split("{")[0])
+        ]
         assert len(tier_labels) == 1, name

@@ -8,7 +8,9 @@ from modules.graph import Graph
 SENTINELS = ("mock-password-", "mock-secret", "mock-oidc-secret", "$2a$10$mock")
 SENSITIVE = re.compile(r"password|passwd|secret|token|private|credential|access_?key|cookie", re.I)
 # Keys whose values name a secret or a key rather than holding one.
-REFERENCE = re.compile(r"^existing|(Name|Ref|Key|Keys|Secret|File|Path)$|^secretName$|^credentialName$")
+REFERENCE = re.compile(
+    r"^existing|(Name|Ref|Key|Keys|Secret|File|Path)$|^secretName$|^credentialName$"
+)
 
 
 def _walk(value, path=""):
@@ -23,7 +25,9 @@ def _walk(value, path=""):
 
 
 def _covered(path: str, secret_paths: set[str]) -> bool:
-    return any(path == s or path.startswith(s + ".") or path.startswith(s + "[") for s in secret_paths)
+    return any(
+        path == s or path.startswith(s + ".") or path.startswith(s + "[") for s in secret_paths
+    )
 
 
 def leaks(graph: Graph) -> list[str]:
@@ -46,9 +50,24 @@ def test_no_plaintext_secrets(program, env_release):
 
 def test_the_walk_catches_a_plaintext_password():
     from modules.graph import Resource
-    g = Graph([Resource("u", "kubernetes:yaml/v2:ConfigGroup", "x", {"objs": [
-        {"kind": "Secret", "stringData": {"password": "hunter2"}},
-        {"kind": "ConfigMap", "data": {"url": "mock-password-leaked"}}]}, "", [])])
+
+    g = Graph(
+        [
+            Resource(
+                "u",
+                "kubernetes:yaml/v2:ConfigGroup",
+                "x",
+                {
+                    "objs": [
+                        {"kind": "Secret", "stringData": {"password": "hunter2"}},
+                        {"kind": "ConfigMap", "data": {"url": "mock-password-leaked"}},
+                    ]
+                },
+                "",
+                [],
+            )
+        ]
+    )
     assert leaks(g) == [
         "kubernetes:yaml/v2:ConfigGroup x: objs[0].stringData.password looks sensitive but is not a secret",
         "kubernetes:yaml/v2:ConfigGroup x: objs[1].data.url holds a secret value in plaintext",

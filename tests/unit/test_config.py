@@ -17,6 +17,7 @@ def _set(path: str, value):
             del node[leaf]
         else:
             node[leaf] = value
+
     return edit
 
 
@@ -25,82 +26,135 @@ _DELETE = object()
 BAD = {
     "wrong type for replicas": (
         _set("platform.components.minio.replicas", "three"),
-        "platform.components.minio.replicas: Input should be a valid integer"),
+        "platform.components.minio.replicas: Input should be a valid integer",
+    ),
     "negative replicas": (
         _set("platform.components.istio.pilotReplicas", -1),
-        "platform.components.istio.pilotReplicas: Input should be greater than or equal to 1 (got -1)"),
+        "platform.components.istio.pilotReplicas: Input should be greater than or equal to 1 (got -1)",
+    ),
     "unknown top-level key": (
-        _set("platform.colour", "blue"), "platform.colour: unknown key; allowed keys here: cluster,"),
+        _set("platform.colour", "blue"),
+        "platform.colour: unknown key; allowed keys here: cluster,",
+    ),
     "typo in component key": (
-        _set("platform.components.minoi", {}), "platform.components.minoi: unknown key"),
+        _set("platform.components.minoi", {}),
+        "platform.components.minoi: unknown key",
+    ),
     "typo inside a component": (
         _set("platform.components.minio.storageSize", "1Gi"),
-        "platform.components.minio.storageSize: unknown key; allowed keys here: enabled, mode,"),
+        "platform.components.minio.storageSize: unknown key; allowed keys here: enabled, mode,",
+    ),
     "unknown release": (
-        _set("platform.release", "2.0"), "platform.release: '2.0' is not in the catalogue; choose one of"),
+        _set("platform.release", "2.0"),
+        "platform.release: '2.0' is not in the catalogue; choose one of",
+    ),
     "kubernetes outside release range": (
         _set("platform.kubernetesVersion", "1.29"),
-        "kubernetesVersion 1.29 is outside release 1.11's supported range 1.33-1.35"),
+        "kubernetesVersion 1.29 is outside release 1.11's supported range 1.33-1.35",
+    ),
     "kubernetes version not minor form": (
-        _set("platform.kubernetesVersion", "v1.33.1"), "platform.kubernetesVersion: String should match"),
+        _set("platform.kubernetesVersion", "v1.33.1"),
+        "platform.kubernetesVersion: String should match",
+    ),
     "missing environment": (
-        _set("platform.environment", _DELETE), "platform.environment: required but missing"),
-    "missing ingress": (_set("platform.ingress", _DELETE), "platform.ingress: required but missing"),
+        _set("platform.environment", _DELETE),
+        "platform.environment: required but missing",
+    ),
+    "missing ingress": (
+        _set("platform.ingress", _DELETE),
+        "platform.ingress: required but missing",
+    ),
     "environment not a DNS label": (
-        _set("platform.environment", "Dev_1"), "platform.environment: 'Dev_1' is not a DNS-1123 label"),
+        _set("platform.environment", "Dev_1"),
+        "platform.environment: 'Dev_1' is not a DNS-1123 label",
+    ),
     "domain not a DNS name": (
-        _set("platform.ingress.domain", "ML.Example.com"), "platform.ingress.domain: 'ML.Example.com'"),
+        _set("platform.ingress.domain", "ML.Example.com"),
+        "platform.ingress.domain: 'ML.Example.com'",
+    ),
     "negative storage": (
-        _set("platform.components.minio.storage", "-5Gi"), "'-5Gi' is not a Kubernetes quantity"),
+        _set("platform.components.minio.storage", "-5Gi"),
+        "'-5Gi' is not a Kubernetes quantity",
+    ),
     "zero storage": (
-        _set("platform.components.minio.storage", "0"), "'0' must be greater than zero"),
+        _set("platform.components.minio.storage", "0"),
+        "'0' must be greater than zero",
+    ),
     "bad cpu quantity": (
         _set("platform.components.istio.resources", {"requests": {"cpu": "lots"}}),
-        "platform.components.istio.resources.requests.cpu: 'lots' is not a Kubernetes"),
+        "platform.components.istio.resources.requests.cpu: 'lots' is not a Kubernetes",
+    ),
     "standalone minio with replicas": (
-        _set("platform.components.minio.replicas", 3), "standalone mode runs exactly 1 replica (got 3)"),
+        _set("platform.components.minio.replicas", 3),
+        "standalone mode runs exactly 1 replica (got 3)",
+    ),
     "distributed minio too small": (
-        _set("platform.components.minio.mode", "distributed"), "distributed mode needs at least 4 replicas"),
+        _set("platform.components.minio.mode", "distributed"),
+        "distributed mode needs at least 4 replicas",
+    ),
     "minio mode unknown": (
         _set("platform.components.minio.mode", "cluster"),
-        "platform.components.minio.mode: Input should be 'standalone' or 'distributed'"),
+        "platform.components.minio.mode: Input should be 'standalone' or 'distributed'",
+    ),
     "mirror without registry": (
         _set("platform.mirror", {"charts": "oci://mirror.local/charts"}),
-        "platform.mirror.registry: required but missing"),
+        "platform.mirror.registry: required but missing",
+    ),
     "mirror registry with scheme": (
         _set("platform.mirror", {"registry": "https://mirror.local"}),
-        "platform.mirror.registry: 'https://mirror.local' is not a registry host[:port][/path]"),
+        "platform.mirror.registry: 'https://mirror.local' is not a registry host[:port][/path]",
+    ),
     "mirror charts bad scheme": (
         _set("platform.mirror", {"registry": "mirror.local:5000", "charts": "ftp://x"}),
-        "charts 'ftp://x' must start with https://, http:// or oci://"),
+        "charts 'ftp://x' must start with https://, http:// or oci://",
+    ),
     "acme without email": (
-        _set("platform.ingress.tls", {"issuer": "acme"}), "issuer 'acme' needs an acme block"),
+        _set("platform.ingress.tls", {"issuer": "acme"}),
+        "issuer 'acme' needs an acme block",
+    ),
     "existing issuer without name": (
-        _set("platform.ingress.tls", {"issuer": "existing"}), "needs existingClusterIssuer"),
+        _set("platform.ingress.tls", {"issuer": "existing"}),
+        "needs existingClusterIssuer",
+    ),
     "tls issuer unknown": (
         _set("platform.ingress.tls.issuer", "vault"),
-        "platform.ingress.tls.issuer: Input should be 'selfSigned', 'acme' or 'existing'"),
+        "platform.ingress.tls.issuer: Input should be 'selfSigned', 'acme' or 'existing'",
+    ),
     "nobody can log in": (
-        _set("platform.identity", {}), "set staticUsers (dev) or an oidc connector (prod)"),
+        _set("platform.identity", {}),
+        "set staticUsers (dev) or an oidc connector (prod)",
+    ),
     "static user email invalid": (
         _set("platform.identity.staticUsers", [{"email": "alice", "username": "alice"}]),
-        "platform.identity.staticUsers.0.email: 'alice' is not an email address"),
+        "platform.identity.staticUsers.0.email: 'alice' is not an email address",
+    ),
     "duplicate static user": (
-        _set("platform.identity.staticUsers",
-             [{"email": "a@x.io", "username": "a"}, {"email": "a@x.io", "username": "b"}]),
-        "staticUsers repeat an email"),
+        _set(
+            "platform.identity.staticUsers",
+            [{"email": "a@x.io", "username": "a"}, {"email": "a@x.io", "username": "b"}],
+        ),
+        "staticUsers repeat an email",
+    ),
     "oidc issuer not https": (
         _set("platform.identity.oidc", {"issuer": "http://sso", "clientId": "x"}),
-        "platform.identity.oidc.issuer: String should match pattern '^https://'"),
+        "platform.identity.oidc.issuer: String should match pattern '^https://'",
+    ),
     "retention not a duration": (
         _set("platform.components.monitoring.retention", "two days"),
-        "platform.components.monitoring.retention: 'two days' is not a duration"),
+        "platform.components.monitoring.retention: 'two days' is not a duration",
+    ),
     "ha with single replicas": (
-        _set("platform.highAvailability", True), "highAvailability needs at least 2 replicas"),
-    "platform not an object": (lambda cfg: cfg.update(platform=["x"]), "platform: must be an object"),
+        _set("platform.highAvailability", True),
+        "highAvailability needs at least 2 replicas",
+    ),
+    "platform not an object": (
+        lambda cfg: cfg.update(platform=["x"]),
+        "platform: must be an object",
+    ),
     "toggle not a bool": (
         _set("platform.components.monitoring.enabled", "sometimes"),
-        "platform.components.monitoring.enabled: Input should be a valid boolean"),
+        "platform.components.monitoring.enabled: Input should be a valid boolean",
+    ),
 }
 
 

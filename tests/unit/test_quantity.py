@@ -5,9 +5,15 @@ import pytest
 from modules.quantity import parse_quantity
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("500m", Decimal("0.5")), ("2", Decimal(2)), ("1Gi", Decimal(2**30)), ("1.5k", Decimal(1500)),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("500m", Decimal("0.5")),
+        ("2", Decimal(2)),
+        ("1Gi", Decimal(2**30)),
+        ("1.5k", Decimal(1500)),
+    ],
+)
 def test_parses(text, value):
     assert parse_quantity(text) == value
 
