@@ -43,6 +43,7 @@ class TenantView:
     users: frozenset[str]
     cluster_queues: frozenset[str]
     bucket: str | None
+    labels: tuple[tuple[str, str], ...] = ()  # the namespace's labels (selectors match these)
 
 
 def tenants_in(graph: Graph) -> dict[str, TenantView]:
@@ -50,11 +51,11 @@ def tenants_in(graph: Graph) -> dict[str, TenantView]:
     users: dict[str, set[str]] = {}
     queues: dict[str, set[str]] = {}
     buckets: dict[str, str] = {}
-    names = []
+    names: dict[str, dict[str, str]] = {}
     for o in graph.objects():
         tenant = _labels(o).get(TENANT_LABEL)
         if o.kind == "Namespace" and tenant is not None:
-            names.append(o.name)
+            names[o.name] = {**_labels(o), "kubernetes.io/metadata.name": o.name}
         elif o.kind == "RoleBinding" and o.namespace:
             users.setdefault(o.namespace, set()).update(
                 s["name"] for s in o.obj.get("subjects", []) if s.get("kind") == "User"
@@ -65,10 +66,33 @@ def tenants_in(graph: Graph) -> dict[str, TenantView]:
             buckets[tenant] = _env(o)["BUCKET"]
     return {
         ns: TenantView(
-            ns, frozenset(users.get(ns, ())), frozenset(queues.get(ns, ())), buckets.get(ns)
+            ns,
+            frozenset(users.get(ns, ())),
+            frozenset(queues.get(ns, ())),
+            buckets.get(ns),
+            tuple(sorted(labels.items())),
         )
-        for ns in names
+        for ns, labels in names.items()
     }
+
+
+def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """Whether a Kubernetes label selector matches `labels` ({} matches everything)."""
+    if selector is None:
+        return False
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        present = key in labels
+        if (
+            (op == "In" and labels.get(key) not in values)
+            or (op == "NotIn" and present and labels[key] in values)
+            or (op == "Exists" and not present)
+            or (op == "DoesNotExist" and present)
+        ):
+            return False
+    return True
 
 
 def violations(graph: Graph) -> list[Violation]:
@@ -141,20 +165,12 @@ def _network(o: K8sObject, owner: TenantView, others: list[TenantView]) -> list[
     out = []
     for p in peers:
         selector = p.get("namespaceSelector")
-        if selector is None:
-            continue
-        labels = selector.get("matchLabels", {})
         for other in others:
-            if not labels and not selector.get("matchExpressions"):
-                why = "namespaceSelector {} matches every namespace"
-            elif (
-                labels.get("kubernetes.io/metadata.name") == other.name
-                or labels.get(TENANT_LABEL) == other.name
-            ):
-                why = f"peer namespace {other.name}"
-            else:
-                continue
-            out.append(Violation("network", o.ref, other.name, owner.name, why))
+            if selects(selector, dict(other.labels)):
+                why = (
+                    f"namespaceSelector {json.dumps(selector, sort_keys=True)} selects {other.name}"
+                )
+                out.append(Violation("network", o.ref, other.name, owner.name, why))
     return out
 
 
@@ -184,12 +200,10 @@ def _authorization(o: K8sObject, owner: TenantView, others: list[TenantView]) ->
 
 def _cluster_queue(o: K8sObject, owner: TenantView, others: list[TenantView]) -> list[Violation]:
     selector = o.obj.get("spec", {}).get("namespaceSelector")
-    labels = (selector or {}).get("matchLabels", {})
     out = []
     for other in others:
-        if selector is None or (not labels and not selector.get("matchExpressions")):
-            out.append(Violation("queue", o.ref, other.name, owner.name, "admits every namespace"))
-        elif labels.get("kubernetes.io/metadata.name") == other.name:
+        # Kueue: a nil namespaceSelector admits every namespace.
+        if selector is None or selects(selector, dict(other.labels)):
             out.append(Violation("queue", o.ref, other.name, owner.name, "admits its namespace"))
     return out
 

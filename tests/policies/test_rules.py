@@ -311,7 +311,7 @@ CASES = {
         [
             (
                 "NetworkPolicy/team-a/from-b",
-                "lets tenant team-b into team-a: namespaceSelector {} matches every namespace",
+                "lets tenant team-b into team-a: namespaceSelector {} selects team-b",
             )
         ],
         [*tenant(), *tenant("team-b")],

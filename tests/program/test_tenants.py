@@ -287,6 +287,16 @@ ROGUE = {
 }
 
 
+def test_a_shared_label_selector_reaching_other_tenants_is_caught(program):
+    """Selectors are evaluated against the namespaces' real labels, not just by name."""
+    sneaky = copy.deepcopy(ROGUE["network"])
+    sneaky["spec"]["ingress"][0]["from"][0]["namespaceSelector"] = {
+        "matchExpressions": [{"key": "mlplatform.io/tenant", "operator": "Exists"}]
+    }
+    found = violations(_with_objects(program("dev"), [sneaky]))
+    assert [(v.kind, v.grantee, v.owner) for v in found] == [("network", "team-a", "team-b")]
+
+
 @pytest.mark.parametrize("kind", list(ROGUE))
 def test_a_deliberately_broken_graph_is_caught(program, kind):
     g = _with_objects(program("dev"), [ROGUE[kind]])
