@@ -1,5 +1,6 @@
 # The two commands: `make up` (dev platform on kind) and `make test` (offline suite).
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -31,5 +32,6 @@ tools:
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (python 3.11)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -e ".[workloads,test]"
+	@echo "installing into $(VENV) (torch, kserve, kfp, locust, pulumi: a few minutes)"
+	$(VENV)/bin/pip install -q -e ".[workloads,test]" 2>&1 | { grep -v "^WARNING: Location" || true; }
 	@touch $@
