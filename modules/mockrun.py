@@ -6,6 +6,7 @@ monitor. Used by the test suite, the benchmark and `mlplatform policy check`.
 
 from __future__ import annotations
 
+import copy
 import gc
 import json
 import runpy
@@ -18,6 +19,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from modules import releases
 from modules.graph import Graph, Resource
 from modules.stackconfig import PROJECT, ROOT, read_stack_file
 
@@ -109,9 +111,34 @@ def run(
     return Graph(monitor.recorded, transforms=monitor.get_registered_transforms())
 
 
-def run_stack(env: str, overrides: dict[str, Any] | None = None) -> Graph:
-    """Run one environment's stack file (secure keys get fake secret values)."""
+def secret_stand_ins(values: dict[str, Any], secure: set[str]) -> dict[str, str]:
+    """Fake values for every secret config key a stack reads (`secure:` keys, the OIDC one)."""
+    keys = set(secure)
+    oidc = (values.get("platform") or {}).get("identity", {}).get("oidc")
+    if oidc:
+        keys.add(oidc.get("clientSecretKey", "oidcClientSecret"))
+    return dict.fromkeys(sorted(keys), "mock-secret")
+
+
+def retarget(values: dict[str, Any], release: str) -> None:
+    """Point a stack config at `release`, moving Kubernetes into its range if needed."""
+    platform = values["platform"]
+    platform["release"] = release
+    supported = releases.load(release).kubernetes
+    if not supported.contains(str(platform.get("kubernetesVersion", ""))):
+        platform["kubernetesVersion"] = supported.min
+
+
+def stack_inputs(env: str, release: str | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """One environment's plain config (optionally retargeted) and its secret stand-ins."""
     values, secure = read_stack_file(env)
-    values = {k: v for k, v in values.items() if k not in secure}
-    values.update(overrides or {})
-    return run(values, stack=env, secrets=dict.fromkeys(secure, "mock-secret"))
+    plain = {k: copy.deepcopy(v) for k, v in values.items() if k not in secure}
+    if release:
+        retarget(plain, release)
+    return plain, secret_stand_ins(values, secure)
+
+
+def run_stack(env: str, release: str | None = None) -> Graph:
+    """Run one environment's stack file under mocks, optionally on another release."""
+    values, secrets = stack_inputs(env, release)
+    return run(values, stack=env, secrets=secrets)

@@ -17,8 +17,7 @@ from typing import Any
 from modules import releases
 from modules.config import ConfigError
 from modules.graph import CONFIG_GROUP, Graph, Resource
-from modules.mockrun import run
-from modules.stackconfig import read_stack_file
+from modules.mockrun import retarget, run, stack_inputs
 
 
 @dataclass(frozen=True)
@@ -178,24 +177,20 @@ def _ref(obj: dict[str, Any]) -> str:
 
 def plan(env: str, to_release: str) -> UpgradePlan:
     """The upgrade plan for one environment's stack to `to_release`."""
-    values, secure = read_stack_file(env)
-    current = values["platform"]["release"]
+    plain, secrets = stack_inputs(env)
+    current = plain["platform"]["release"]
     target = releases.load(to_release)
     blockers: list[str] = []
     if releases.available().index(to_release) < releases.available().index(current):
         blockers.append(f"{current} -> {to_release} is a downgrade; downgrades are not rehearsed")
-    k8s = values["platform"]["kubernetesVersion"]
+    k8s = plain["platform"]["kubernetesVersion"]
     if not target.kubernetes.contains(k8s):
         blockers.append(
             f"Kubernetes {k8s} is outside {to_release}'s range {target.kubernetes.min}-"
             f"{target.kubernetes.max}: upgrade the cluster first"
         )
-    plain = {k: v for k, v in values.items() if k not in secure}
-    secrets = dict.fromkeys(secure | _oidc_secret(values), "mock-secret")
     upgraded = copy.deepcopy(plain)
-    upgraded["platform"]["release"] = to_release
-    if not target.kubernetes.contains(k8s):
-        upgraded["platform"]["kubernetesVersion"] = target.kubernetes.min
+    retarget(upgraded, to_release)
     diff = None
     try:
         before = run(plain, stack=env, secrets=secrets)
@@ -205,11 +200,6 @@ def plan(env: str, to_release: str) -> UpgradePlan:
         blockers.extend(f"config on {to_release}: {p}" for p in err.problems)
     changes = catalogue_changes(releases.load(current), target)
     return UpgradePlan(env, current, to_release, blockers, changes, diff)
-
-
-def _oidc_secret(values: dict[str, Any]) -> set[str]:
-    oidc = values.get("platform", {}).get("identity", {}).get("oidc")
-    return {oidc.get("clientSecretKey", "oidcClientSecret")} if oidc else set()
 
 
 def render(p: UpgradePlan, verbose: bool = False) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from modules import releases
 from modules.graph import Graph
-from modules.mockrun import run
+from modules.mockrun import run, secret_stand_ins
 from modules.stackconfig import environments, read_stack_file
 
 ENVIRONMENTS = environments()
@@ -33,9 +33,8 @@ def stack_config(env: str, release: str | None = None) -> dict[str, Any]:
 
 def secrets_for(env: str) -> dict[str, str]:
     """Fake values for the secret config keys an environment expects to be set."""
-    platform = stack_config(env)["platform"]
-    oidc = platform.get("identity", {}).get("oidc")
-    return {oidc.get("clientSecretKey", "oidcClientSecret"): "mock-oidc-secret"} if oidc else {}
+    values, secure = read_stack_file(env)
+    return secret_stand_ins(values, secure)
 
 
 def evaluate(

@@ -15,7 +15,7 @@ from typing import Any
 
 from modules import releases
 from modules.config import ConfigError, parse_platform
-from modules.stackconfig import environments, read_stack_file
+from modules.stackconfig import environments
 
 _EXPLAIN = (
     "offline: our own objects only; Helm chart and kustomize children are checked by "
@@ -42,27 +42,6 @@ def _stack_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--release", choices=releases.available(), help="retarget to this release")
 
 
-def stack_values(env: str, release: str | None) -> dict[str, Any]:
-    """The environment's stack config, optionally retargeted to another release."""
-    values, secure = read_stack_file(env)
-    values = {k: v for k, v in values.items() if k not in secure}
-    if release:
-        platform = dict(values["platform"])
-        platform["release"] = release
-        supported = releases.load(release).kubernetes
-        if not supported.contains(str(platform.get("kubernetesVersion", ""))):
-            platform["kubernetesVersion"] = supported.min
-        values["platform"] = platform
-    return values
-
-
-def fake_secrets(env: str, values: dict[str, Any]) -> dict[str, str]:
-    """Stand-ins for the secret config the stack reads (stack-file `secure:` keys, OIDC)."""
-    secure = read_stack_file(env)[1]
-    oidc = parse_platform(values.get("platform")).identity.oidc
-    return dict.fromkeys([*secure, *([oidc.client_secret_key] if oidc else [])], "mock-secret")
-
-
 def stack_config(values: dict[str, Any]) -> dict[str, Any]:
     """Pack config implied by the stack: with a mirror, images come only from the mirror."""
     mirror = parse_platform(values.get("platform")).mirror
@@ -83,20 +62,22 @@ def list_policies(args: argparse.Namespace) -> int:
 
 
 def print_config(args: argparse.Namespace) -> int:
-    print(json.dumps(stack_config(stack_values(args.env, args.release)), indent=2))
+    from modules.mockrun import stack_inputs
+
+    print(json.dumps(stack_config(stack_inputs(args.env, args.release)[0]), indent=2))
     return 0
 
 
 def check_stack(args: argparse.Namespace) -> int:
-    from modules.mockrun import run
+    from modules.mockrun import run, stack_inputs
     from policies import registry, views, waivers
 
-    values = stack_values(args.env, args.release)
+    values, secrets = stack_inputs(args.env, args.release)
     try:
         config = stack_config(values)
         if args.config:
             config.update(json.loads(args.config.read_text()))
-        graph = run(values, stack=args.env, secrets=fake_secrets(args.env, values))
+        graph = run(values, stack=args.env, secrets=secrets)
         findings = registry.evaluate(views.from_graph(graph), config)
     except (ConfigError, ValueError, OSError) as err:
         print(f"policy check: {err}", file=sys.stderr)

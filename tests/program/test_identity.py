@@ -123,7 +123,7 @@ def test_prod_uses_the_upstream_oidc_connector(program):
     assert connector["config"]["redirectURI"] == "https://ml.example.com/dex/callback"
     assert config["staticPasswords"] == [] and config["enablePasswordDB"] is False
     client = g.object("Secret", "dex-oidc-client", "auth")["stringData"]
-    assert client["OIDC_UPSTREAM_CLIENT_SECRET"] == "mock-oidc-secret"
+    assert client["OIDC_UPSTREAM_CLIENT_SECRET"] == "mock-secret"
     egress = g.object("NetworkPolicy", "allow-oidc-issuer", "auth")["spec"]
     assert egress["egress"] == [{"to": [], "ports": [{"protocol": "TCP", "port": 443}]}]
     k = _kustomization(g.named("dex", KUSTOMIZE).inputs["directory"])

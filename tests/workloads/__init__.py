@@ -1,0 +1,1 @@
+"""Rung 4: scenario payloads run for real as local processes."""
