@@ -23,8 +23,9 @@ TASKS = ("preprocess", "train", "evaluate", "deploy")
 
 
 # Component bodies run in their own interpreter: imports live inside each function.
-def preprocess(n_samples: int, seed: int, train_data: Output[Dataset],
-               test_data: Output[Dataset]) -> None:
+def preprocess(
+    n_samples: int, seed: int, train_data: Output[Dataset], test_data: Output[Dataset]
+) -> None:
     """Two Gaussian classes in 4 features, split 75/25, written as CSV."""
     import random
 
@@ -68,6 +69,7 @@ def evaluate(test_data: Input[Dataset], model: Input[Model], metrics: Output[Met
         m = json.load(f)
     with open(test_data.path) as f:
         rows = [[float(v) for v in line.split(",")] for line in f if line.strip()]
+
     def predict(x: list[float]) -> int:
         return int(sum(w * xi for w, xi in zip(m["weights"], x, strict=True)) + m["bias"] > 0)
 
@@ -77,8 +79,9 @@ def evaluate(test_data: Input[Dataset], model: Input[Model], metrics: Output[Met
     return accuracy
 
 
-def deploy(model: Input[Model], accuracy: float, model_name: str,
-           deployment: Output[Artifact]) -> str:
+def deploy(
+    model: Input[Model], accuracy: float, model_name: str, deployment: Output[Artifact]
+) -> str:
     """Promote the model: record the InferenceService that would serve it."""
     import json
 
@@ -86,8 +89,9 @@ def deploy(model: Input[Model], accuracy: float, model_name: str,
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
         "metadata": {"name": model_name, "annotations": {"mlplatform/accuracy": str(accuracy)}},
-        "spec": {"predictor": {"model": {"modelFormat": {"name": "custom"},
-                                         "storageUri": model.uri}}},
+        "spec": {
+            "predictor": {"model": {"modelFormat": {"name": "custom"}, "storageUri": model.uri}}
+        },
     }
     with open(deployment.path, "w") as f:
         json.dump(isvc, f, indent=2)
@@ -96,14 +100,21 @@ def deploy(model: Input[Model], accuracy: float, model_name: str,
 
 def build_pipeline(image: str = DEFAULT_IMAGE) -> Any:
     """The pipeline with every component on `image` (which must contain kfp)."""
+
     def comp(fn: Any) -> Any:
         return dsl.component(fn, base_image=image, install_kfp_package=False)
 
     pre_c, train_c, eval_c, deploy_c = map(comp, (preprocess, train, evaluate, deploy))
 
     @dsl.pipeline(name=PIPELINE_NAME, description=__doc__.splitlines()[0])
-    def conformance(min_accuracy: float = 0.8, n_samples: int = 400, seed: int = 7,
-                    epochs: int = 20, lr: float = 0.05, model_name: str = "conformance") -> float:
+    def conformance(
+        min_accuracy: float = 0.8,
+        n_samples: int = 400,
+        seed: int = 7,
+        epochs: int = 20,
+        lr: float = 0.05,
+        model_name: str = "conformance",
+    ) -> float:
         pre = pre_c(n_samples=n_samples, seed=seed).set_display_name("preprocess")
         tr = train_c(train_data=pre.outputs["train_data"], epochs=epochs, lr=lr)
         ev = eval_c(test_data=pre.outputs["test_data"], model=tr.outputs["model"])

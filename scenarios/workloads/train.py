@@ -66,9 +66,7 @@ def _global_mean(loss_sum: float, count: int) -> float:
     return float(t[0] / t[1])
 
 
-def train(
-    args: argparse.Namespace, env: DistEnv
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def train(args: argparse.Namespace, env: DistEnv) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Run the loop in an initialised process group; returns metrics and the state_dict."""
     torch.manual_seed(args.seed)
     data = synthetic_dataset(args.samples, args.seed)

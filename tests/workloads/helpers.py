@@ -22,7 +22,8 @@ def free_port() -> int:
 def clean_env(**extra: str) -> dict[str, str]:
     """The parent env without launcher variables, plus `extra`."""
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if k not in LAUNCHER_VARS and not k.startswith(("PET_", "TORCHELASTIC"))
     }
     env.update(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", **extra)
@@ -31,8 +32,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def http(method: str, url: str, body: dict | None = None, timeout: float = 5) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read() or b"{}")
@@ -46,8 +48,10 @@ def wait_until_ready(base: str, model: str, proc: subprocess.Popen, timeout: flo
         if proc.poll() is not None:
             raise RuntimeError(f"model server exited with {proc.returncode}")
         try:
-            if (http("GET", f"{base}/v1/models/{model}", timeout=1)[0] == 200
-                    and http("GET", f"{base}/v2/health/ready", timeout=1)[0] == 200):
+            if (
+                http("GET", f"{base}/v1/models/{model}", timeout=1)[0] == 200
+                and http("GET", f"{base}/v2/health/ready", timeout=1)[0] == 200
+            ):
                 return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass

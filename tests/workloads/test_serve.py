@@ -23,8 +23,9 @@ def expected(model_dir: Path) -> list[int]:
 
 
 def test_v1_predict(model_server: str, expected: list[int]) -> None:
-    status, body = http("POST", f"{model_server}/v1/models/iris:predict",
-                        {"instances": SAMPLE_INSTANCES})
+    status, body = http(
+        "POST", f"{model_server}/v1/models/iris:predict", {"instances": SAMPLE_INSTANCES}
+    )
     assert status == 200 and body == {"predictions": expected}
 
 
@@ -38,11 +39,14 @@ def test_v2_infer(model_server: str, expected: list[int]) -> None:
     assert http("GET", f"{model_server}/v2/models/iris/ready")[0] == 200
 
 
-@pytest.mark.parametrize(("path", "body", "status"), [
-    ("/v1/models/iris:predict", {"instances": [[1.0, 2.0]]}, 400),
-    ("/v1/models/iris:predict", {"rows": []}, 400),
-    ("/v1/models/nope:predict", {"instances": SAMPLE_INSTANCES}, 404),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/v1/models/iris:predict", {"instances": [[1.0, 2.0]]}, 400),
+        ("/v1/models/iris:predict", {"rows": []}, 400),
+        ("/v1/models/nope:predict", {"instances": SAMPLE_INSTANCES}, 404),
+    ],
+)
 def test_bad_requests(model_server: str, path: str, body: dict, status: int) -> None:
     assert http("POST", model_server + path, body)[0] == status
 
@@ -78,8 +82,9 @@ def broken_server() -> Iterator[str]:
 
 
 @pytest.mark.parametrize("target", ["wrong-model", "http-500"])
-def test_load_gate_fails_on_errors(target: str, request: pytest.FixtureRequest,
-                                   tmp_path: Path) -> None:
+def test_load_gate_fails_on_errors(
+    target: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     host = request.getfixturevalue("model_server" if target == "wrong-model" else "broken_server")
     cfg = LoadConfig(host=host, model_name="missing", users=2, duration_s=1.5, rate_per_user=20)
     report, rc = run_load_subprocess(cfg, tmp_path / "load.json", slo_profile="local")
@@ -91,6 +96,8 @@ def test_load_gate_fails_on_errors(target: str, request: pytest.FixtureRequest,
 
 
 def test_importing_the_harness_does_not_patch_the_caller() -> None:
-    code = ("import sys, scenarios.load; "
-            "assert not {'locust', 'gevent'} & set(sys.modules), 'gevent leaked'")
+    code = (
+        "import sys, scenarios.load; "
+        "assert not {'locust', 'gevent'} & set(sys.modules), 'gevent leaked'"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=30)

@@ -37,8 +37,17 @@ def assert_trained(out: Path, stdout: str, world_size: int = 2) -> None:
 
 
 def test_torchrun_two_ranks(tmp_path: Path) -> None:
-    cmd = [*TORCHRUN, "--standalone", "--nproc-per-node", "2", *TRAIN,
-           "--output-dir", str(tmp_path), "--target-loss", str(TARGET)]
+    cmd = [
+        *TORCHRUN,
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        *TRAIN,
+        "--output-dir",
+        str(tmp_path),
+        "--target-loss",
+        str(TARGET),
+    ]
     proc = run(cmd, clean_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_trained(tmp_path, proc.stdout)
@@ -46,26 +55,46 @@ def test_torchrun_two_ranks(tmp_path: Path) -> None:
 
 def test_trainjob_style_torchrun_reads_pet_env(tmp_path: Path) -> None:
     # Trainer v2 starts bare `torchrun`; its arguments arrive as PET_* variables.
-    env = clean_env(PET_NNODES="1", PET_NPROC_PER_NODE="2", PET_NODE_RANK="0",
-                    PET_MASTER_ADDR="127.0.0.1", PET_MASTER_PORT=str(free_port()))
-    proc = run([*TORCHRUN, *TRAIN, "--output-dir", str(tmp_path), "--target-loss", str(TARGET)],
-               env)
+    env = clean_env(
+        PET_NNODES="1",
+        PET_NPROC_PER_NODE="2",
+        PET_NODE_RANK="0",
+        PET_MASTER_ADDR="127.0.0.1",
+        PET_MASTER_PORT=str(free_port()),
+    )
+    proc = run(
+        [*TORCHRUN, *TRAIN, "--output-dir", str(tmp_path), "--target-loss", str(TARGET)], env
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_trained(tmp_path, proc.stdout)
 
 
-def launch_pytorchjob(out: Path, *args: str, world_size: int = 2,
-                      ranks: tuple[int, ...] = (0, 1)) -> list[subprocess.Popen]:
+def launch_pytorchjob(
+    out: Path, *args: str, world_size: int = 2, ranks: tuple[int, ...] = (0, 1)
+) -> list[subprocess.Popen]:
     """One plain process per replica, with the env the Training Operator injects."""
     port = str(free_port())
     procs = []
     for rank in ranks:
-        env = clean_env(MASTER_ADDR="127.0.0.1", MASTER_PORT=port, WORLD_SIZE=str(world_size),
-                        RANK=str(rank), PET_NNODES=str(world_size), PET_NPROC_PER_NODE="1",
-                        PET_NODE_RANK=str(rank))
-        procs.append(subprocess.Popen(
-            [sys.executable, *TRAIN, "--output-dir", str(out), *args], cwd=REPO, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        env = clean_env(
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=port,
+            WORLD_SIZE=str(world_size),
+            RANK=str(rank),
+            PET_NNODES=str(world_size),
+            PET_NPROC_PER_NODE="1",
+            PET_NODE_RANK=str(rank),
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, *TRAIN, "--output-dir", str(out), *args],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     return procs
 
 
@@ -81,7 +110,8 @@ def finish(procs: list[subprocess.Popen], timeout: float) -> list[tuple[int, str
 
 def test_pytorchjob_style_replicas(tmp_path: Path) -> None:
     (rc0, out0, err0), (rc1, out1, _) = finish(
-        launch_pytorchjob(tmp_path, "--target-loss", str(TARGET)), timeout=60)
+        launch_pytorchjob(tmp_path, "--target-loss", str(TARGET)), timeout=60
+    )
     assert (rc0, rc1) == (0, 0), err0[-3000:]
     assert_trained(tmp_path, out0)
     assert parse_metrics(out1) is None  # only rank 0 reports
@@ -89,8 +119,10 @@ def test_pytorchjob_style_replicas(tmp_path: Path) -> None:
 
 def test_failing_rank_fails_the_run_fast(tmp_path: Path) -> None:
     start = time.monotonic()
-    results = finish(launch_pytorchjob(tmp_path, "--fail-rank", "1", "--timeout-s", "20",
-                                       "--target-loss", "0"), timeout=45)
+    results = finish(
+        launch_pytorchjob(tmp_path, "--fail-rank", "1", "--timeout-s", "20", "--target-loss", "0"),
+        timeout=45,
+    )
     rc0, rc1 = results[0][0], results[1][0]
     assert rc1 == 17 and "injected failure" in results[1][2]
     assert rc0 != 0  # the survivor notices instead of hanging
@@ -100,8 +132,9 @@ def test_failing_rank_fails_the_run_fast(tmp_path: Path) -> None:
 
 def test_missing_rank_times_out_rendezvous(tmp_path: Path) -> None:
     start = time.monotonic()
-    ((rc, _, err),) = finish(launch_pytorchjob(tmp_path, "--timeout-s", "3", ranks=(0,)),
-                             timeout=30)
+    ((rc, _, err),) = finish(
+        launch_pytorchjob(tmp_path, "--timeout-s", "3", ranks=(0,)), timeout=30
+    )
     assert rc != 0 and "1/2 clients joined" in err
     assert time.monotonic() - start < 20
 
@@ -117,23 +150,35 @@ BASE = {"RANK": "1", "WORLD_SIZE": "2", "MASTER_ADDR": "job-master-0", "MASTER_P
 
 
 def test_distenv_parses_operator_env() -> None:
-    env = DistEnv.from_env({**BASE, "PET_NNODES": "2", "PET_NPROC_PER_NODE": "1",
-                            "PET_NODE_RANK": "1"})
-    assert env == DistEnv(rank=1, world_size=2, local_rank=0, master_addr="job-master-0",
-                          master_port=23456, nnodes=2, nproc_per_node=1, node_rank=1)
+    env = DistEnv.from_env(
+        {**BASE, "PET_NNODES": "2", "PET_NPROC_PER_NODE": "1", "PET_NODE_RANK": "1"}
+    )
+    assert env == DistEnv(
+        rank=1,
+        world_size=2,
+        local_rank=0,
+        master_addr="job-master-0",
+        master_port=23456,
+        nnodes=2,
+        nproc_per_node=1,
+        node_rank=1,
+    )
 
 
-@pytest.mark.parametrize(("patch", "message"), [
-    ({"WORLD_SIZE": None}, "WORLD_SIZE is not set"),
-    ({"RANK": "x"}, "RANK='x' is not an integer"),
-    ({"RANK": "2"}, "RANK=2 must be < WORLD_SIZE=2"),
-    ({"WORLD_SIZE": "0"}, "WORLD_SIZE=0 must be >= 1"),
-    ({"MASTER_ADDR": " "}, "MASTER_ADDR is not set"),
-    ({"MASTER_PORT": "70000"}, "MASTER_PORT=70000 is not a TCP port"),
-    ({"PET_NNODES": "2", "PET_NODE_RANK": "2"}, "PET_NODE_RANK=2 must be < PET_NNODES=2"),
-    ({"PET_NNODES": "3:1"}, "PET_NNODES='3:1' is not N or MIN:MAX"),
-    ({"PET_NPROC_PER_NODE": "lots"}, "PET_NPROC_PER_NODE='lots' is not a count"),
-])
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"WORLD_SIZE": None}, "WORLD_SIZE is not set"),
+        ({"RANK": "x"}, "RANK='x' is not an integer"),
+        ({"RANK": "2"}, "RANK=2 must be < WORLD_SIZE=2"),
+        ({"WORLD_SIZE": "0"}, "WORLD_SIZE=0 must be >= 1"),
+        ({"MASTER_ADDR": " "}, "MASTER_ADDR is not set"),
+        ({"MASTER_PORT": "70000"}, "MASTER_PORT=70000 is not a TCP port"),
+        ({"PET_NNODES": "2", "PET_NODE_RANK": "2"}, "PET_NODE_RANK=2 must be < PET_NNODES=2"),
+        ({"PET_NNODES": "3:1"}, "PET_NNODES='3:1' is not N or MIN:MAX"),
+        ({"PET_NPROC_PER_NODE": "lots"}, "PET_NPROC_PER_NODE='lots' is not a count"),
+    ],
+)
 def test_distenv_rejects(patch: dict[str, str | None], message: str) -> None:
     env = {k: v for k, v in {**BASE, **patch}.items() if v is not None}
     with pytest.raises(EnvContractError, match=message.replace("(", r"\(")):

@@ -59,7 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(parents=[model_server.parser], description=__doc__)
     p.add_argument("--model_dir", type=Path, default=Path("/mnt/models"))
     p.add_argument(
-        "--request_logging", type=lambda v: v.lower() in {"1", "true", "yes"}, default=True,
+        "--request_logging",
+        type=lambda v: v.lower() in {"1", "true", "yes"},
+        default=True,
         help="per-request log lines (uvicorn.access, kserve.trace); false for load tests",
     )
     return p.parse_args(argv)
