@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from modules import releases
+from modules.config import ConfigError
 from modules.graph import Graph
 from modules.mockrun import run, secret_stand_ins
 from modules.stackconfig import environments, read_stack_file
@@ -45,6 +46,17 @@ def evaluate(
     if key not in _graphs:
         _graphs[key] = run(config, stack=env, secrets=secrets)
     return _graphs[key]
+
+
+def assert_rejected(
+    config: dict[str, Any], expected: str, env: str = "dev", secrets: dict[str, str] | None = None
+) -> ConfigError:
+    """The program refuses `config` naming `expected`, having registered nothing."""
+    with pytest.raises(ConfigError) as err:
+        run(config, stack=env, secrets=secrets)
+    assert expected in str(err.value)
+    assert err.value.graph.resources == []  # type: ignore[attr-defined]
+    return err.value
 
 
 @pytest.fixture

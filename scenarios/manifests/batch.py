@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from modules.config.gpu import GPU_PRESENT_LABEL
-from modules.manifests import Obj, meta
-from scenarios.manifests.pods import GPU_RESOURCE, Container, Size, pod_spec, queue_labels, template
+from modules.manifests import Obj
+from scenarios.manifests.pods import (
+    GPU_RESOURCE,
+    Container,
+    Size,
+    pod_spec,
+    queue_labels,
+    queued_job,
+)
 
 GPU_NODE_LABEL = GPU_PRESENT_LABEL  # what the NVIDIA device plugin selects nodes by
 # Reports the node it ran on and whether a GPU was allocated to it (NVIDIA_VISIBLE_DEVICES
@@ -30,17 +37,7 @@ def sleeper_job(
         "sleep", image, ["python", "-c", f"import time; time.sleep({seconds})"], size=size
     )
     labels = queue_labels(queue, priority)
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": meta(name, namespace, **labels),
-        "spec": {
-            "suspend": True,
-            "backoffLimit": 0,
-            "ttlSecondsAfterFinished": 600,
-            "template": template(pod_spec([worker]), labels),
-        },
-    }
+    return queued_job(name, namespace, pod_spec([worker]), labels, ttl_s=600)
 
 
 def gpu_job(name: str, namespace: str, image: str, queue: str, gpus: int = 1) -> Obj:
@@ -56,14 +53,4 @@ def gpu_job(name: str, namespace: str, image: str, queue: str, gpus: int = 1) ->
     tolerations = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
     spec = pod_spec([worker], tolerations=tolerations)
     labels = queue_labels(queue)
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": meta(name, namespace, **labels),
-        "spec": {
-            "suspend": True,
-            "backoffLimit": 0,
-            "ttlSecondsAfterFinished": 600,
-            "template": template(spec, labels),
-        },
-    }
+    return queued_job(name, namespace, spec, labels, ttl_s=600)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from modules.manifests import Obj, meta
-from scenarios.manifests.pods import Container, Size, pod_spec, queue_labels, template
+from scenarios.manifests.pods import Container, Size, pod_spec, queue_labels, queued_job
 from scenarios.pipeline_submit import TOKEN_AUDIENCE, TOKEN_PATH
 
 SUBMITTER = "pipeline-submitter"
@@ -60,14 +60,4 @@ def submit_job(
     spec = pod_spec([submit], volumes=[token])
     spec["serviceAccountName"] = SUBMITTER  # identity via the projected token only
     labels = queue_labels(queue)
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": meta(name, namespace, **labels),
-        "spec": {
-            "suspend": True,
-            "backoffLimit": 0,
-            "activeDeadlineSeconds": timeout_s + 120,
-            "template": template(spec, labels),
-        },
-    }
+    return queued_job(name, namespace, spec, labels, deadline_s=timeout_s + 120)

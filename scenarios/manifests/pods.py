@@ -7,7 +7,7 @@ from typing import Any
 
 from modules.config.gpu import GPU_RESOURCE
 from modules.kueue_objects import PRIORITY_LABEL, QUEUE_LABEL
-from modules.manifests import Obj
+from modules.manifests import Obj, meta
 
 SCRATCH = "scratch"  # emptyDir at /tmp: HOME, outputs and caches on a read-only root
 SCRATCH_PATH = "/tmp"
@@ -129,6 +129,32 @@ def queue_labels(queue: str, priority: str | None = None) -> dict[str, str]:
 
 def template(spec: Obj, labels: dict[str, str] | None = None) -> Obj:
     return {"metadata": {"labels": labels or {}}, "spec": spec}
+
+
+def queued_job(
+    name: str,
+    namespace: str,
+    spec: Obj,
+    labels: dict[str, str],
+    *,
+    backoff_limit: int = 0,
+    ttl_s: int | None = None,
+    deadline_s: int | None = None,
+    pod_labels: dict[str, str] | None = None,
+) -> Obj:
+    """A batch Job created suspended, for Kueue to admit through the queue in `labels`."""
+    job: dict[str, Any] = {"suspend": True, "backoffLimit": backoff_limit}
+    if ttl_s is not None:
+        job["ttlSecondsAfterFinished"] = ttl_s
+    if deadline_s is not None:
+        job["activeDeadlineSeconds"] = deadline_s
+    job["template"] = template(spec, {**labels, **(pod_labels or {})})
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta(name, namespace, **labels),
+        "spec": job,
+    }
 
 
 def all_pod_specs(obj: Obj) -> list[Obj]:

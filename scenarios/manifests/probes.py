@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from modules.manifests import Obj, meta
-from scenarios.manifests.pods import Container, Size, pod_spec, queue_labels, template
+from modules.manifests import Obj
+from scenarios.manifests.pods import Container, Size, pod_spec, queue_labels, queued_job
 
 PROBE_PORT = 8080
 SERVER_LABEL = {"mlplatform.io/probe": "server"}
@@ -22,17 +22,14 @@ def _job(
     extra_labels: dict[str, str] | None = None,
 ) -> Obj:
     labels = queue_labels(queue)
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": meta(name, namespace, **labels),
-        "spec": {
-            "suspend": True,
-            "backoffLimit": 0,
-            "activeDeadlineSeconds": deadline_s,
-            "template": template(pod_spec([container]), {**labels, **(extra_labels or {})}),
-        },
-    }
+    return queued_job(
+        name,
+        namespace,
+        pod_spec([container]),
+        labels,
+        deadline_s=deadline_s,
+        pod_labels=extra_labels,
+    )
 
 
 def server_job(name: str, namespace: str, queue: str, image: str, serve_s: int = 600) -> Obj:

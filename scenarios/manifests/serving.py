@@ -23,7 +23,7 @@ from scenarios.manifests.pods import (
     pod_security,
     pod_spec,
     queue_labels,
-    template,
+    queued_job,
 )
 
 MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
@@ -92,16 +92,8 @@ def model_upload_job(
         env_from_secret=_CREDS,
     )  # fmt: skip
     labels = queue_labels(queue)
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": meta(name, namespace, **labels),
-        "spec": {
-            "suspend": True,
-            "backoffLimit": 1,
-            "template": template(pod_spec([copy], init_containers=[fit]), labels),
-        },
-    }
+    spec = pod_spec([copy], init_containers=[fit])
+    return queued_job(name, namespace, spec, labels, backoff_limit=1)
 
 
 def serving_runtime(release: Release, namespace: str, image: str, size: Size) -> Obj:
@@ -190,13 +182,4 @@ def load_job(
         "load", image, ["sh", "-c", script, "load"], args, Size(cpu="1", memory="512Mi")
     )
     labels = queue_labels(queue)
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": meta(name, namespace, **labels),
-        "spec": {
-            "suspend": True,
-            "backoffLimit": 0,
-            "template": template(pod_spec([load]), labels),
-        },
-    }
+    return queued_job(name, namespace, pod_spec([load]), labels)

@@ -4,10 +4,8 @@ import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the pro
 import pytest
 
 from modules import releases
-from modules.config import ConfigError
 from modules.graph import CHART, CONFIG_GROUP, KUSTOMIZE
-from modules.mockrun import run
-from tests.conftest import KUBERNETES_FOR, RELEASES, stack_config
+from tests.conftest import KUBERNETES_FOR, RELEASES, assert_rejected, stack_config
 from tests.schema import invalid_objects
 
 OUR_GROUPS = {"kubeflow-namespace-base", "training-operator-extras", "trainer-namespace"}
@@ -179,7 +177,4 @@ def test_bad_training_config_is_rejected_before_any_resource(case):
     release, edit, expected = BAD[case]
     cfg = stack_config("dev", release)
     edit(cfg)
-    with pytest.raises(ConfigError) as err:
-        run(cfg, stack="dev")
-    assert expected in str(err.value)
-    assert err.value.graph.resources == []
+    assert_rejected(cfg, expected)
