@@ -6,6 +6,7 @@ specific rules its workloads need. Builders return plain, schema-valid objects.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from modules.manifests import Obj, meta
@@ -125,14 +126,18 @@ def allow_webhooks(namespace: str, ports: list[int], pods: dict[str, str] | None
     )
 
 
-def allow_apiserver_egress(namespace: str, pods: dict[str, str] | None = None) -> Obj:
-    """Controllers talk to the API server (443 on the service, 6443 on the endpoints)."""
-    return policy(
-        "allow-apiserver-egress",
-        namespace,
-        pods=pods,
-        egress=[{"ports": _ports([443, 6443])}],
-    )
+def allow_apiserver_egress(
+    namespace: str, cidrs: Sequence[str] = (), pods: dict[str, str] | None = None
+) -> Obj:
+    """Controllers talk to the API server (443 on the service, 6443 on the endpoints).
+
+    The API server is not a pod, so it is addressed by its endpoint CIDRs
+    (`platform.network.apiServerCidrs`); without them the rule can only pin the ports.
+    """
+    rule: dict[str, Any] = {"ports": _ports([443, 6443])}
+    if cidrs:
+        rule["to"] = [{"ipBlock": {"cidr": c}} for c in cidrs]
+    return policy("allow-apiserver-egress", namespace, pods=pods, egress=[rule])
 
 
 def allow_prometheus_scrape(namespace: str, ports: list[int]) -> Obj:
@@ -161,6 +166,10 @@ def allow_istio_control_plane(namespace: str) -> Obj:
     )
 
 
-def baseline(namespace: str) -> list[Obj]:
+def baseline(namespace: str, api_server_cidrs: Sequence[str] = ()) -> list[Obj]:
     """What every namespace starts with: deny all, then DNS and the API server."""
-    return [default_deny(namespace), allow_dns(namespace), allow_apiserver_egress(namespace)]
+    return [
+        default_deny(namespace),
+        allow_dns(namespace),
+        allow_apiserver_egress(namespace, api_server_cidrs),
+    ]

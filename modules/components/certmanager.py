@@ -29,7 +29,7 @@ class CertManager(PlatformComponent):
             "cert-manager-namespace",
             [
                 manifests.namespace(NAMESPACE),
-                *netpol.baseline(NAMESPACE),
+                *netpol.baseline(NAMESPACE, self.ctx.config.network.api_server_cidrs),
                 netpol.allow_webhooks(NAMESPACE, [WEBHOOK_PORT]),
                 netpol.allow_prometheus_scrape(NAMESPACE, [METRICS_PORT]),
                 # ACME HTTP-01 self-checks and the CA directory are outside the cluster.

@@ -29,7 +29,11 @@ class GpuDevicePlugin(PlatformComponent):
         cfg = ctx.config.components.gpu
         # Privileged: the plugin mounts the kubelet's device-plugin socket directory (hostPath).
         base = self.objects(
-            "gpu-base", [manifests.namespace(NAMESPACE, "privileged"), *netpol.baseline(NAMESPACE)]
+            "gpu-base",
+            [
+                manifests.namespace(NAMESPACE, "privileged"),
+                *netpol.baseline(NAMESPACE, self.ctx.config.network.api_server_cidrs),
+            ],
         )
         self.helm = self.chart(
             RELEASE, "nvidia_device_plugin", NAMESPACE, values(cfg), depends_on=[base]

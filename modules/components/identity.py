@@ -215,11 +215,11 @@ class Identity(PlatformComponent):
         proxy = netpol.peer(PROXY_NAMESPACE, PROXY_PODS)
         dex = netpol.peer(DEX_NAMESPACE, DEX_PODS)
         objs = [
-            *netpol.baseline(DEX_NAMESPACE),
+            *netpol.baseline(DEX_NAMESPACE, self.ctx.config.network.api_server_cidrs),
             netpol.allow_from("allow-from-ingress-gateway", DEX_NAMESPACE, [gateway], [DEX_PORT]),
             # oauth2-proxy redeems codes and fetches keys; istiod fetches the JWKS.
             netpol.allow_from("allow-token-clients", DEX_NAMESPACE, [proxy, istiod], [DEX_PORT]),
-            *netpol.baseline(PROXY_NAMESPACE),
+            *netpol.baseline(PROXY_NAMESPACE, self.ctx.config.network.api_server_cidrs),
             netpol.allow_from(
                 "allow-from-ingress-gateway", PROXY_NAMESPACE, [gateway], [PROXY_PORT]
             ),

@@ -42,7 +42,7 @@ class Istio(PlatformComponent):
             "istio-namespace",
             [
                 manifests.namespace(NAMESPACE, "baseline"),
-                *netpol.baseline(NAMESPACE),
+                *netpol.baseline(NAMESPACE, self.ctx.config.network.api_server_cidrs),
                 # Clients reach the gateway from outside the cluster.
                 netpol.allow_from(
                     "allow-gateway-ingress", NAMESPACE, [], GATEWAY_PORTS, pods=GATEWAY_LABELS

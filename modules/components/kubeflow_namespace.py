@@ -32,7 +32,7 @@ class KubeflowNamespace(PlatformComponent):
             "kubeflow-namespace-base",
             [
                 manifests.namespace(NAMESPACE, "privileged" if pipelines else "baseline", labels),
-                *netpol.baseline(NAMESPACE),
+                *netpol.baseline(NAMESPACE, self.ctx.config.network.api_server_cidrs),
             ],
         )
         self.name = NAMESPACE

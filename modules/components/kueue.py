@@ -117,7 +117,7 @@ class Kueue(PlatformComponent):
             "kueue-namespace",
             [
                 manifests.namespace(NAMESPACE),
-                *netpol.baseline(NAMESPACE),
+                *netpol.baseline(NAMESPACE, self.ctx.config.network.api_server_cidrs),
                 netpol.allow_webhooks(NAMESPACE, [WEBHOOK_PORT, VISIBILITY_PORT]),
                 *(
                     [netpol.allow_prometheus_scrape(NAMESPACE, [METRICS_PORT])]

@@ -37,7 +37,7 @@ class Minio(PlatformComponent):
             "minio-base",
             [
                 manifests.namespace(NAMESPACE),
-                *netpol.baseline(NAMESPACE),
+                *netpol.baseline(NAMESPACE, self.ctx.config.network.api_server_cidrs),
                 netpol.allow_same_namespace(NAMESPACE),
                 netpol.allow_from(
                     "allow-object-store-clients",

@@ -51,7 +51,7 @@ class Monitoring(PlatformComponent):
             "monitoring-base",
             [
                 manifests.namespace(NAMESPACE, "privileged"),
-                *netpol.baseline(NAMESPACE),
+                *netpol.baseline(NAMESPACE, self.ctx.config.network.api_server_cidrs),
                 netpol.allow_same_namespace(NAMESPACE),
                 netpol.allow_webhooks(NAMESPACE, [OPERATOR_WEBHOOK_PORT]),
                 # Prometheus scrapes every namespace's pods and the nodes' kubelet/exporter.

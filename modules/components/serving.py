@@ -45,7 +45,7 @@ class Serving(PlatformComponent):
             pulumi.log.warn(message, resource=self)
         self.deployment_mode = kserve.deployment_modes[cfg.mode]  # type: ignore[index]
 
-        base = self.objects("kserve-base", base_objects())
+        base = self.objects("kserve-base", base_objects(ctx.config.network.api_server_cidrs))
         crds = self.chart(
             "kserve-crd", "kserve", NAMESPACE, {}, chart=helm.crds_chart, depends_on=[base]
         )
@@ -91,7 +91,7 @@ class Serving(PlatformComponent):
                     MODELMESH_NAMESPACE,
                     {"etcd_connection": connection},
                 ),
-                *netpol.baseline(MODELMESH_NAMESPACE),
+                *netpol.baseline(MODELMESH_NAMESPACE, self.ctx.config.network.api_server_cidrs),
                 netpol.allow_same_namespace(MODELMESH_NAMESPACE),
                 netpol.allow_webhooks(MODELMESH_NAMESPACE, [WEBHOOK_PORT]),
                 netpol.policy(
@@ -106,11 +106,11 @@ class Serving(PlatformComponent):
         )
 
 
-def base_objects() -> list[manifests.Obj]:
+def base_objects(api_server_cidrs: Sequence[str] = ()) -> list[manifests.Obj]:
     """The kserve namespace (restricted) and its NetworkPolicies."""
     return [
         manifests.namespace(NAMESPACE, "restricted"),
-        *netpol.baseline(NAMESPACE),
+        *netpol.baseline(NAMESPACE, api_server_cidrs),
         netpol.allow_webhooks(NAMESPACE, [WEBHOOK_PORT], CONTROLLER_LABELS),
         netpol.allow_prometheus_scrape(NAMESPACE, [METRICS_PORT]),
     ]

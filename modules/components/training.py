@@ -50,7 +50,7 @@ class Training(PlatformComponent):
                 "trainer-namespace",
                 [
                     manifests.namespace(TRAINER_NAMESPACE, "baseline"),
-                    *netpol.baseline(TRAINER_NAMESPACE),
+                    *netpol.baseline(TRAINER_NAMESPACE, self.ctx.config.network.api_server_cidrs),
                     netpol.allow_webhooks(TRAINER_NAMESPACE, [TRAINER_WEBHOOK_PORT]),
                 ],
             )

@@ -7,6 +7,7 @@ before a single resource is registered.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
@@ -185,6 +186,23 @@ class Monitoring(Toggle):
     )
 
 
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a CIDR such as 10.0.0.10/32") from None
+    return value
+
+
+class Network(Model):
+    api_server_cidrs: list[Annotated[str, AfterValidator(_cidr)]] = Field(
+        [],
+        description="API server endpoint CIDRs (`kubectl get endpoints kubernetes`); with them "
+        "the API-server egress every namespace gets is pinned to those addresses, without "
+        "them only to ports 443/6443",
+    )
+
+
 class Components(Model):
     cert_manager: CertManager = CertManager()
     istio: Istio = Istio()
@@ -215,6 +233,7 @@ class PlatformConfig(Model):
     ingress: Ingress
     identity: Identity
     components: Components = Components()
+    network: Network = Network()
     high_availability: bool = Field(
         False, description="PodDisruptionBudgets and anti-affinity where charts support them"
     )

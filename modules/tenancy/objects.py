@@ -137,7 +137,7 @@ def network_policies(tenant: TenantSpec, config: PlatformConfig) -> list[Obj]:
     """Default deny, then exactly what a tenant's workloads need, then declared exceptions."""
     ns, components = tenant.namespace, config.components
     out = [
-        *netpol.baseline(ns),
+        *netpol.baseline(ns, config.network.api_server_cidrs),
         netpol.allow_same_namespace(ns),
         netpol.policy(
             "allow-from-ingress-gateway",

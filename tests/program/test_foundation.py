@@ -144,3 +144,16 @@ def test_components_can_be_turned_off(program):
     g = program("dev", edit=off)
     assert not g.has("monitoring") and not g.has("minio")
     assert g.named("cert-manager", CHART).inputs["values"]["prometheus"]["enabled"] is False
+
+
+def test_api_server_egress_is_pinned_where_the_cidrs_are_known(program):
+    def egress(g):
+        return [o.obj["spec"]["egress"][0] for o in g.objects()
+                if o.kind == "NetworkPolicy" and o.name == "allow-apiserver-egress"]  # fmt: skip
+
+    prod, dev = egress(program("prod")), egress(program("dev"))
+    assert prod and all(rule["to"] == [{"ipBlock": {"cidr": "10.0.0.0/28"}}] for rule in prod)
+    assert dev and all("to" not in rule for rule in dev)  # dev: kind's control plane IP varies
+    namespaces = {o.name for o in program("prod").objects() if o.kind == "Namespace"}
+    pinned = {o.namespace for o in program("prod").objects() if o.name == "allow-apiserver-egress"}
+    assert namespaces <= pinned

@@ -151,6 +151,10 @@ BAD = {
         lambda cfg: cfg.update(platform=["x"]),
         "platform: must be an object",
     ),
+    "api server cidr invalid": (
+        _set("platform.network", {"apiServerCidrs": ["10.0.0.300/32"]}),
+        "platform.network.apiServerCidrs.0: '10.0.0.300/32' is not a CIDR such as 10.0.0.10/32",
+    ),
     "toggle not a bool": (
         _set("platform.components.monitoring.enabled", "sometimes"),
         "platform.components.monitoring.enabled: Input should be a valid boolean",
