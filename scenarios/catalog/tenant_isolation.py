@@ -27,9 +27,13 @@ def build(t: Target) -> Plan:
     b = ScenarioTenant(t.namespace(NAME, "b"), NAME, flavor, Quota(cpu="1", memory="1Gi"))
     img = t.images.scenario
     server = server_job("probe-server", b.namespace, b.local_queue, img)
-    placeholder = "10.0.0.1"  # the server pod's IP, known once it runs
-    inside = client_job("probe-inside", b.namespace, b.local_queue, img, placeholder, "reachable")
-    across = client_job("probe-across", a.namespace, a.local_queue, img, placeholder, "blocked")
+    ip_until_running = "10.0.0.1"  # replaced by the server pod's IP once it runs (with_host)
+    inside = client_job(
+        "probe-inside", b.namespace, b.local_queue, img, ip_until_running, "reachable"
+    )
+    across = client_job(
+        "probe-across", a.namespace, a.local_queue, img, ip_until_running, "blocked"
+    )
     api = t.release.component("kueue").api("kueue")
     stolen = kq.local_queue(api, STOLEN_QUEUE, a.namespace, b.cluster_queue)
     thief = sleeper_job(
