@@ -58,3 +58,22 @@ def pdb(name: str, namespace: str, selector: dict[str, str], max_unavailable: in
         "metadata": meta(name, namespace),
         "spec": {"maxUnavailable": max_unavailable, "selector": {"matchLabels": selector}},
     }
+
+
+def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """Whether a Kubernetes label selector matches `labels` (None: nothing, {}: everything)."""
+    if selector is None:
+        return False
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        present = key in labels
+        if (
+            (op == "In" and labels.get(key) not in values)
+            or (op == "NotIn" and present and labels[key] in values)
+            or (op == "Exists" and not present)
+            or (op == "DoesNotExist" and present)
+        ):
+            return False
+    return True

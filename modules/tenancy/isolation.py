@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from modules.graph import Graph, K8sObject
+from modules.manifests import selects
 from modules.tenancy.objects import TENANT_LABEL
 from modules.tenancy.storage import POLICY_ENV
 
@@ -74,25 +75,6 @@ def tenants_in(graph: Graph) -> dict[str, TenantView]:
         )
         for ns, labels in names.items()
     }
-
-
-def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
-    """Whether a Kubernetes label selector matches `labels` ({} matches everything)."""
-    if selector is None:
-        return False
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        present = key in labels
-        if (
-            (op == "In" and labels.get(key) not in values)
-            or (op == "NotIn" and present and labels[key] in values)
-            or (op == "Exists" and not present)
-            or (op == "DoesNotExist" and present)
-        ):
-            return False
-    return True
 
 
 def violations(graph: Graph) -> list[Violation]:

@@ -1,0 +1,79 @@
+"""End-to-end NetworkPolicy reachability over the recorded graph: both ends must agree."""
+
+import pytest
+
+from modules.reachability import Endpoint, Network
+
+TEAM_A = Endpoint("team-a", {"app": "trainer"})
+TEAM_A_OTHER = Endpoint("team-a", {"app": "notebook"})
+TEAM_B = Endpoint("team-b", {"app": "model"})
+MINIO = Endpoint("minio", {"app": "minio"})
+GATEWAY = Endpoint("istio-system", {"app": "istio-ingressgateway", "istio": "ingressgateway"})
+ISTIOD = Endpoint("istio-system", {"app": "istiod"})
+PROMETHEUS = Endpoint("monitoring", {"app.kubernetes.io/name": "prometheus"})
+DNS = Endpoint("kube-system", {"k8s-app": "kube-dns"})
+KFP_API = Endpoint("kubeflow", {"app": "ml-pipeline"})
+DEX = Endpoint("auth", {"app": "dex"})
+KUEUE = Endpoint("kueue-system", {"control-plane": "controller-manager"})
+INTERNET = Endpoint(ip="93.184.216.34")
+
+# (source, destination, port, reachable) — what a working, isolated platform must give.
+EXPECTED = [
+    (TEAM_A, TEAM_A_OTHER, 8080, True),  # same namespace
+    (TEAM_A, TEAM_B, 8080, False),  # tenant to tenant
+    (TEAM_B, TEAM_A, 8080, False),
+    (TEAM_A, MINIO, 9000, True),  # artifacts and models
+    (TEAM_A, MINIO, 9001, False),  # not the console
+    (TEAM_A, KFP_API, 8888, True),  # pipelines API
+    (TEAM_A, ISTIOD, 15012, True),  # sidecar config and certificates
+    (TEAM_A, DNS, 53, True),
+    (TEAM_A, KUEUE, 9443, False),  # no tenant path to controllers
+    (TEAM_A, DEX, 5556, False),
+    (GATEWAY, TEAM_A, 8080, True),  # user traffic enters through the gateway only
+    (GATEWAY, DEX, 5556, True),
+    (PROMETHEUS, TEAM_A, 15020, True),  # sidecar metrics
+    (PROMETHEUS, MINIO, 9000, True),
+    (KFP_API, MINIO, 9000, True),
+    (Endpoint("default", {"app": "x"}), MINIO, 9000, False),  # unlabelled namespaces
+]
+
+
+@pytest.mark.parametrize(("source", "destination", "port", "reachable"), EXPECTED)
+def test_reachability_in_dev(program, source, destination, port, reachable):
+    assert Network(program("dev")).can_reach(source, destination, port) is reachable
+
+
+def test_prod_pins_api_server_egress_so_tenants_cannot_reach_the_internet(program):
+    prod, dev = Network(program("prod")), Network(program("dev"))
+    vision = Endpoint("vision", {"app": "trainer"})
+    assert not prod.can_reach(vision, INTERNET, 443)
+    assert prod.can_reach(vision, Endpoint(ip="10.0.0.5"), 443)  # the API server
+    assert dev.can_reach(TEAM_A, INTERNET, 443)  # dev pins ports only (kind's IP varies)
+    assert not dev.can_reach(TEAM_A, INTERNET, 80)
+
+
+def test_a_pod_no_policy_selects_is_open():
+    from modules.graph import Graph
+
+    assert Network(Graph([])).can_reach(TEAM_A, TEAM_B, 1)
+
+
+def test_ip_blocks_with_exceptions_and_port_ranges():
+    from modules.graph import CONFIG_GROUP, Graph, Resource
+
+    policy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "p", "namespace": "team-a"},
+        "spec": {
+            "podSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["trainer"]}]},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}}],
+                        "ports": [{"port": 8000, "endPort": 8100}]}],
+        },
+    }  # fmt: skip
+    net = Network(Graph([Resource("u", CONFIG_GROUP, "g", {"objs": [policy]}, "", [])]))
+    assert net.can_reach(TEAM_A, Endpoint(ip="10.2.3.4"), 8050)
+    assert not net.can_reach(TEAM_A, Endpoint(ip="10.1.3.4"), 8050)  # excepted
+    assert not net.can_reach(TEAM_A, Endpoint(ip="10.2.3.4"), 8200)  # outside the range
+    assert net.can_reach(TEAM_A_OTHER, Endpoint(ip="192.168.1.1"), 1)  # not selected: open
