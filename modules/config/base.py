@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -52,22 +53,33 @@ class ConfigError(ValueError):
         super().__init__("invalid stack config:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-def explain(err: ValidationError, root: str, model: type[BaseModel]) -> list[str]:
-    """One line per pydantic error: path, message, bad value, and the allowed keys for typos."""
+def dotted_path(root: str, loc: tuple[Any, ...]) -> str:
+    """`platform.identity.staticUsers.0.email`"""
+    return ".".join([root, *(str(p) for p in loc)])
+
+
+def explain(
+    err: ValidationError,
+    root: str,
+    model: type[BaseModel] | None = None,
+    path: Callable[[str, tuple[Any, ...]], str] = dotted_path,
+) -> list[str]:
+    """One line per pydantic error: path, message, bad value, and (given the model) the
+    allowed keys for a typo."""
     lines = []
     for e in err.errors():
-        path = ".".join([root, *(str(p) for p in e["loc"])])
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            allowed = _allowed_keys(model, e["loc"][:-1])
-            msg = f"unknown key; allowed keys here: {', '.join(allowed)}"
+            msg = "unknown key"
+            if model is not None:
+                msg += f"; allowed keys here: {', '.join(_allowed_keys(model, e['loc'][:-1]))}"
         elif e["type"] == "missing":
             msg = "required but missing"
         elif (
             "input" in e and not isinstance(e["input"], dict | list) and repr(e["input"]) not in msg
         ):
             msg = f"{msg} (got {e['input']!r})"
-        lines.append(f"{path}: {msg}")
+        lines.append(f"{path(root, e['loc'])}: {msg}")
     return lines
 
 

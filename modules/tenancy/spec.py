@@ -25,6 +25,7 @@ from modules.config.base import (
     Model,
     ResourceList,
     Resources,
+    explain,
 )
 from modules.config.gpu import GPU_RESOURCE
 from modules.manifests import PodSecurity
@@ -230,22 +231,6 @@ def _path(root: str, loc: tuple[Any, ...]) -> str:
     return root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
 
 
-def _explain(err: ValidationError, root: str) -> list[str]:
-    lines = []
-    for e in err.errors():
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif e["type"] == "missing":
-            msg = "required but missing"
-        elif (
-            "input" in e and not isinstance(e["input"], dict | list) and repr(e["input"]) not in msg
-        ):
-            msg = f"{msg} (got {e['input']!r})"
-        lines.append(f"{_path(root, e['loc'])}: {msg}")
-    return lines
-
-
 def parse_tenants(raw: Any, config: PlatformConfig) -> list[TenantSpec]:
     """Validate `mlplatform:tenants` against `config`; raise ConfigError listing every problem."""
     if raw is None:
@@ -264,7 +249,7 @@ def parse_tenants(raw: Any, config: PlatformConfig) -> list[TenantSpec]:
         try:
             tenant = TenantSpec.model_validate(merge(template, entry))
         except ValidationError as err:
-            problems.extend(_explain(err, root))
+            problems.extend(explain(err, root, path=_path))
             continue
         if tenant.name in seen:
             problems.append(
