@@ -20,6 +20,17 @@ TENANT_ROLES = {tier: f"mlplatform-tenant-{tier}" for tier in TIERS}
 AGGREGATE_LABEL = "rbac.mlplatform.io/aggregate-to-tenant-{tier}"
 
 READ = ["get", "list", "watch"]
+# KFP's multi-user API authorizes against these (virtual) resources.
+PIPELINE_RESOURCES = [
+    "pipelines",
+    "pipelines/versions",
+    "experiments",
+    "runs",
+    "jobs",
+    "recurringruns",
+    "viewers",
+    "scheduledworkflows",
+]
 WRITE = ["create", "update", "patch", "delete", "deletecollection"]
 
 # area -> tier -> rules. A tier's role holds only what it adds to the tier below.
@@ -138,16 +149,7 @@ AREA_RULES: dict[str, dict[str, list[dict[str, list[str]]]]] = {
         "view": [
             {
                 "apiGroups": ["pipelines.kubeflow.org"],
-                "resources": [
-                    "pipelines",
-                    "pipelines/versions",
-                    "experiments",
-                    "runs",
-                    "jobs",
-                    "recurringruns",
-                    "viewers",
-                    "scheduledworkflows",
-                ],
+                "resources": PIPELINE_RESOURCES,
                 "verbs": READ,
             },
             {"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": READ},
@@ -155,16 +157,7 @@ AREA_RULES: dict[str, dict[str, list[dict[str, list[str]]]]] = {
         "edit": [
             {
                 "apiGroups": ["pipelines.kubeflow.org"],
-                "resources": [
-                    "pipelines",
-                    "pipelines/versions",
-                    "experiments",
-                    "runs",
-                    "jobs",
-                    "recurringruns",
-                    "viewers",
-                    "scheduledworkflows",
-                ],
+                "resources": PIPELINE_RESOURCES,
                 "verbs": [
                     *WRITE,
                     "archive",
