@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 
 from scenarios.load import LoadConfig, run_load_subprocess
-from scenarios.workloads.model import SAMPLE_INSTANCES
+from scenarios.workloads.model import SAMPLE_INSTANCES, server_command
 from scenarios.workloads.model.fit import fit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,25 +43,7 @@ def free_port() -> int:
 
 
 def start_server(model_dir: Path, port: int, workers: int) -> subprocess.Popen:
-    cmd = [
-        sys.executable,
-        "-m",
-        "scenarios.workloads.model.serve",
-        "--model_name",
-        MODEL,
-        "--model_dir",
-        str(model_dir),
-        "--http_port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--enable_grpc",
-        "false",
-        "--request_logging",
-        "false",
-        "--enable_latency_logging",
-        "false",
-    ]
+    cmd = server_command(sys.executable, MODEL, str(model_dir), port, workers)
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:

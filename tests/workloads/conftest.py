@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from scenarios.workloads.model import server_command
 from tests.workloads.helpers import REPO, clean_env, free_port, wait_until_ready
 
 
@@ -24,23 +25,7 @@ def model_server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     """The real KServe model server on a free loopback port; yields its base URL."""
     port = free_port()
     log = (tmp_path_factory.mktemp("serve") / "server.log").open("w")
-    cmd = [
-        sys.executable,
-        "-m",
-        "scenarios.workloads.model.serve",
-        "--model_name",
-        "iris",
-        "--model_dir",
-        str(model_dir),
-        "--http_port",
-        str(port),
-        "--enable_grpc",
-        "false",
-        "--request_logging",
-        "false",
-        "--enable_latency_logging",
-        "false",
-    ]
+    cmd = server_command(sys.executable, "iris", str(model_dir), port)
     proc = subprocess.Popen(cmd, cwd=REPO, env=clean_env(), stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
