@@ -26,6 +26,12 @@ from modules.stackconfig import PROJECT, ROOT, read_stack_file
 MAIN = ROOT / "stacks" / "__main__.py"
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"
 _SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+# Stand-ins the mocks hand out for generated passwords, their bcrypt hashes and secret
+# stack config; tests look for them outside Pulumi secrets to catch leaks. Not credentials.
+STAND_IN_PASSWORD = "mock-password-"
+STAND_IN_BCRYPT = "$2a$10$mock"
+STAND_IN_CONFIG_SECRET = "mock-secret"
+STAND_INS = (STAND_IN_PASSWORD, STAND_IN_BCRYPT, STAND_IN_CONFIG_SECRET)
 
 
 class _Mocks(pulumi.runtime.Mocks):
@@ -34,8 +40,8 @@ class _Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
-            outputs["result"] = f"mock-password-{args.name}"
-            outputs["bcryptHash"] = f"$2a$10$mock{args.name}"
+            outputs["result"] = f"{STAND_IN_PASSWORD}{args.name}"
+            outputs["bcryptHash"] = f"{STAND_IN_BCRYPT}{args.name}"
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
@@ -117,7 +123,7 @@ def secret_stand_ins(values: dict[str, Any], secure: set[str]) -> dict[str, str]
     oidc = (values.get("platform") or {}).get("identity", {}).get("oidc")
     if oidc:
         keys.add(oidc.get("clientSecretKey", "oidcClientSecret"))
-    return dict.fromkeys(sorted(keys), "mock-secret")
+    return dict.fromkeys(sorted(keys), STAND_IN_CONFIG_SECRET)
 
 
 def retarget(values: dict[str, Any], release: str) -> None:

@@ -3,9 +3,8 @@
 import re
 
 from modules.graph import Graph
+from modules.mockrun import STAND_INS as SENTINELS
 
-# The mocks give every generated or configured secret a recognisable value.
-SENTINELS = ("mock-password-", "mock-secret", "mock-oidc-secret", "$2a$10$mock")
 SENSITIVE = re.compile(r"password|passwd|secret|token|private|credential|access_?key|cookie", re.I)
 # Keys whose values name a secret or a key rather than holding one.
 REFERENCE = re.compile(
