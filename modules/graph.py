@@ -62,8 +62,8 @@ class K8sObject:
 @dataclass
 class Graph:
     resources: list[Resource]
-    outputs: dict[str, Any] = field(default_factory=dict)
     transforms: list[Any] = field(default_factory=list)
+    _objects: list[K8sObject] | None = field(default=None, repr=False, compare=False)
 
     def by_urn(self, urn: str) -> Resource:
         return next(r for r in self.resources if r.urn == urn)
@@ -107,10 +107,13 @@ class Graph:
         A group's `objs` come first (index i), then the documents of its `yaml` input
         (indexes after them; plain YAML text carries no secret fields).
         """
+        if self._objects is not None:  # a recorded graph never changes: parse YAML once
+            return self._objects
         out = []
         for group in self.of_type(CONFIG_GROUP):
             objs = [*(group.inputs.get("objs") or []), *_documents(group.inputs.get("yaml"))]
             out.extend(K8sObject(obj, group, i) for i, obj in enumerate(objs))
+        self._objects = out
         return out
 
     def object(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
