@@ -90,7 +90,7 @@ def _check(o: K8sObject, tenants: dict[str, TenantView]) -> list[Violation]:
     owner = o.namespace if o.namespace in tenants else _labels(o).get(TENANT_LABEL)
     others = [t for t in tenants.values() if t.name != owner]
     if o.kind in ("RoleBinding", "ClusterRoleBinding"):
-        return _rbac(o, owner, tenants, others)
+        return _rbac(o, owner, tenants)
     if owner not in tenants:
         return []
     checks = {
@@ -104,9 +104,7 @@ def _check(o: K8sObject, tenants: dict[str, TenantView]) -> list[Violation]:
     return check(o, tenants[owner], others) if check else []
 
 
-def _rbac(
-    o: K8sObject, owner: str | None, tenants: dict[str, TenantView], others: list[TenantView]
-) -> list[Violation]:
+def _rbac(o: K8sObject, owner: str | None, tenants: dict[str, TenantView]) -> list[Violation]:
     if o.kind == "RoleBinding" and owner not in tenants:
         return []
     exposed = [tenants[owner]] if owner in tenants else list(tenants.values())
@@ -133,7 +131,6 @@ def _rbac(
                             f"subject {s.get('kind')} {s.get('name')}",
                         )
                     )
-    del others
     return out
 
 
