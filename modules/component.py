@@ -20,6 +20,7 @@ from modules import manifests, overlays
 from modules.config import PlatformConfig
 from modules.mirror import rewrite_url
 from modules.releases import Component, ComponentName, Release
+from modules.upstream import Cache, open_cache
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class Context:
 
     def component(self, name: ComponentName) -> Component:
         return self.release.component(name)
+
+    @property
+    def cache(self) -> Cache | None:
+        """The upstream cache sources resolve to (None: the network or the mirror)."""
+        return open_cache(self.config.upstream_cache)
 
 
 class PlatformComponent(pulumi.ComponentResource):
@@ -79,18 +85,22 @@ class PlatformComponent(pulumi.ComponentResource):
         if helm is None:
             raise ValueError(f"catalogue: {component} is not a Helm chart")
         repo, chart_name = helm.repo, chart or helm.chart
-        mirror = self.ctx.config.mirror
+        mirror, cache = self.ctx.config.mirror, self.ctx.cache
         if mirror and mirror.charts:
             repo = mirror.charts
-        if repo.startswith("oci://"):
-            ref, repo_opts = f"{repo.rstrip('/')}/{chart_name}", None
+        repo_opts = None
+        if cache:  # a local chart directory: helm ignores `version` (the path pins it)
+            ref = str(cache.chart(chart_name, entry.version))
+        elif repo.startswith("oci://"):
+            ref = f"{repo.rstrip('/')}/{chart_name}"
         else:
             ref, repo_opts = chart_name, k8s.helm.v4.RepositoryOptsArgs(repo=repo)
         return k8s.helm.v4.Chart(
             name,
             name=name,
             chart=ref,
-            version=entry.version.lstrip("v") if helm.is_oci else entry.version,
+            # The chart's own version string, also for OCI tags (KServe's carry a `v`).
+            version=entry.version,
             repository_opts=repo_opts,
             namespace=namespace,
             values=values,
@@ -127,11 +137,14 @@ class PlatformComponent(pulumi.ComponentResource):
         return k8s.kustomize.v2.Directory(name, directory=str(path), opts=self._opts(depends_on))
 
     def _kustomize_url(self, component: ComponentName) -> str:
+        """The app's base: a local directory from the cache, else its (mirrored) remote URL."""
         source = self.ctx.component(component).source.kustomize
         if source is None:
             raise ValueError(f"catalogue: {component} is not a kustomize application")
         url = f"{source.url}?ref={source.ref}"
-        mirror = self.ctx.config.mirror
+        cache, mirror = self.ctx.cache, self.ctx.config.mirror
+        if cache:
+            return str(cache.base(url))
         if mirror and mirror.files:
             url = rewrite_url(f"https://{url}", mirror)
         return url
@@ -143,6 +156,9 @@ class PlatformComponent(pulumi.ComponentResource):
         source = self.ctx.component(component).source.manifest
         if source is None:
             raise ValueError(f"catalogue: {component} is not a manifest release")
-        mirror = self.ctx.config.mirror
-        files = [rewrite_url(u, mirror) if mirror else u for u in source.urls]
+        mirror, cache = self.ctx.config.mirror, self.ctx.cache
+        if cache:
+            files = [str(cache.manifest(u)) for u in source.urls]
+        else:
+            files = [rewrite_url(u, mirror) if mirror else u for u in source.urls]
         return k8s.yaml.v2.ConfigGroup(name, files=files, opts=self._opts(depends_on))

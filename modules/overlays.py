@@ -27,12 +27,14 @@ def compose(stack: str, app: str, remote: str, settings: dict[str, Any]) -> Path
     component = UPSTREAM_OVERLAYS / app
     if not (component / "kustomization.yaml").is_file():
         raise FileNotFoundError(f"no overlay {component.relative_to(ROOT)}/kustomization.yaml")
+    # kustomize only accepts relative paths; the directory is <app>/<digest>/ (below).
+    here = WORK_DIR / stack / app / "digest"
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "resources": [remote],
-        # kustomize only accepts relative paths; the directory is <app>/<digest>/ (below).
-        "components": [os.path.relpath(component, WORK_DIR / stack / app / "digest")],
+        # A remote URL, or a local directory of the upstream cache.
+        "resources": [os.path.relpath(remote, here) if os.path.isabs(remote) else remote],
+        "components": [os.path.relpath(component, here)],
         **settings,
     }
     text = yaml.dump(kustomization, Dumper=_Dumper, sort_keys=False)

@@ -230,6 +230,11 @@ class PlatformConfig(Model):
     kubernetes_version: Annotated[str, Field(pattern=r"^1\.[0-9]{2}$")]
     cluster: ClusterAccess = ClusterAccess()
     mirror: Mirror | None = None
+    upstream_cache: str | None = Field(
+        None,
+        description="directory of an upstream cache (`mlplatform upstream pull`): charts, "
+        "kustomize trees and manifests are read from it instead of the network",
+    )
     ingress: Ingress
     identity: Identity
     components: Components = Components()
