@@ -39,7 +39,7 @@ def test_kserve_charts_from_the_catalogue(program, env_release):
     crd, controller = g.named("kserve-crd", CHART), g.named("kserve", CHART)
     assert crd.inputs["chart"] == f"{kserve.source.helm.repo}/{kserve.source.helm.crds_chart}"
     assert controller.inputs["chart"] == f"{kserve.source.helm.repo}/{kserve.source.helm.chart}"
-    assert controller.inputs["version"] == kserve.version.lstrip("v")
+    assert controller.inputs["version"] == kserve.version  # the OCI tag keeps its `v`
     assert controller.inputs["namespace"] == "kserve"
     assert g.depends_on(controller, crd)
 
