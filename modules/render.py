@@ -1,0 +1,231 @@
+"""Every object a stack would apply, without a cluster: our objects, kustomize builds, charts.
+
+A mock run of the program (modules.mockrun) records each component's upstream installs as
+single resources (a v4 Chart with its values, a kustomize Directory with its directory) and
+our own objects as ConfigGroups. Here those become objects: kustomize builds with the
+kustomize CLI (kubectl's), charts with `helm template` from the upstream cache when it holds
+the chart's templates. Used by `mlplatform render`, the policy check and the upstream rung.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modules.graph import CHART, CONFIG_GROUP, KUSTOMIZE, Graph, Resource
+from modules.stackconfig import ROOT
+from modules.upstream import Cache
+
+Obj = dict[str, Any]
+TOOLS = ROOT / ".tools" / "bin"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class RenderError(RuntimeError):
+    """A build or template failed; the message names the source and the tool's error."""
+
+
+def tool(name: str) -> str:
+    """A CLI from the project's `.tools/bin` (make tools) or PATH."""
+    local = TOOLS / name
+    found = str(local) if local.is_file() else shutil.which(name)
+    if not found:
+        raise RenderError(f"{name} not found: run `make tools` (or install {name})")
+    return found
+
+
+@dataclass(frozen=True)
+class ChartInstall:
+    """One v4 Chart as the program registers it."""
+
+    name: str  # release name
+    chart: str  # reference: local path, oci://…/chart, or a repo chart name
+    version: str
+    namespace: str
+    values: dict[str, Any]
+    component: str  # the platform component that owns it
+
+    @property
+    def chart_name(self) -> str:
+        return self.chart.rstrip("/").split("/")[-2 if _is_version_dir(self.chart) else -1]
+
+
+def _is_version_dir(ref: str) -> bool:
+    return ref.startswith("/") and (Path(ref) / "Chart.yaml").is_file()
+
+
+@dataclass(frozen=True)
+class KustomizeBuild:
+    name: str
+    directory: str
+    namespace: str | None
+    component: str
+
+
+@dataclass
+class Rendered:
+    """Objects by component, and what could not be rendered (with the reason)."""
+
+    objects: dict[str, list[Obj]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+    def add(self, component: str, objs: list[Obj]) -> None:
+        self.objects.setdefault(component, []).extend(objs)
+
+    def all(self) -> list[Obj]:
+        return [o for objs in self.objects.values() for o in objs]
+
+
+def owner_component(graph: Graph, resource: Resource) -> str:
+    """The platform component (`mlplatform:<module>:<Type>` name) a resource belongs to."""
+    node: Resource | None = resource
+    while node is not None:
+        if node.type.startswith("mlplatform:"):
+            return node.name
+        node = _parent(graph, node)
+    return "stack"
+
+
+def _parent(graph: Graph, node: Resource) -> Resource | None:
+    if not node.parent:
+        return None
+    try:
+        return graph.by_urn(node.parent)
+    except StopIteration:
+        return None
+
+
+def charts(graph: Graph) -> list[ChartInstall]:
+    return [
+        ChartInstall(
+            name=r.inputs.get("name") or r.name,
+            chart=r.inputs["chart"],
+            version=str(r.inputs.get("version", "")),
+            namespace=r.inputs.get("namespace") or "default",
+            values=r.inputs.get("values") or {},
+            component=owner_component(graph, r),
+        )
+        for r in graph.of_type(CHART)
+    ]
+
+
+def kustomizations(graph: Graph) -> list[KustomizeBuild]:
+    return [
+        KustomizeBuild(
+            r.name, r.inputs["directory"], r.inputs.get("namespace"), owner_component(graph, r)
+        )
+        for r in graph.of_type(KUSTOMIZE)
+    ]
+
+
+@cache
+def kustomize(directory: str) -> tuple[Obj, ...]:
+    """`kubectl kustomize DIR` (cached per process: the same directory builds the same)."""
+    out = subprocess.run(
+        [tool("kubectl"), "kustomize", directory], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise RenderError(f"kustomize build {directory}: {out.stderr.strip()}")
+    return tuple(d for d in yaml.load_all(out.stdout, Loader=_LOADER) if d)
+
+
+def helm_template(install: ChartInstall, kube_version: str | None = None) -> list[Obj]:
+    """`helm template` of a local chart with the program's values (hooks included, marked)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as values:
+        json.dump(install.values, values)
+    cmd = [
+        tool("helm"),
+        "template",
+        install.name,
+        install.chart,
+        "--namespace",
+        install.namespace,
+        "--values",
+        values.name,
+        "--include-crds",
+    ]
+    if kube_version:
+        cmd += ["--kube-version", kube_version]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    finally:
+        Path(values.name).unlink(missing_ok=True)
+    if out.returncode != 0:
+        raise RenderError(f"helm template {install.name} ({install.chart}): {out.stderr.strip()}")
+    return [d for d in yaml.load_all(out.stdout, Loader=_LOADER) if d]
+
+
+def is_hook(obj: Obj) -> bool:
+    """Objects Pulumi's helm.v4.Chart never applies (Helm hooks)."""
+    return "helm.sh/hook" in ((obj.get("metadata") or {}).get("annotations") or {})
+
+
+def render(graph: Graph, cache: Cache | None, kube_version: str | None = None) -> Rendered:
+    """Every object the stack applies, by component; hooks are dropped (never applied)."""
+    out = Rendered()
+    for group in graph.of_type(CONFIG_GROUP):
+        component = owner_component(graph, group)
+        out.add(component, [o.obj for o in graph.objects() if o.owner is group])
+    for build in kustomizations(graph):
+        objs = copy.deepcopy(kustomize(build.directory))
+        out.add(build.component, [_with_namespace(o, build.namespace) for o in objs])
+    for install in charts(graph):
+        local = Path(install.chart)
+        if not (local.is_absolute() and (local / "templates").is_dir()):
+            where = cache.root if cache else "no upstream cache configured"
+            out.missing.append(
+                f"{install.component}/{install.name}: chart templates not in the cache ({where}); "
+                "`mlplatform upstream pull` fetches them"
+            )
+            continue
+        objs = helm_template(install, kube_version)
+        applied = [_with_namespace(o, install.namespace) for o in objs if not is_hook(o)]
+        out.add(install.component, applied)
+    return out
+
+
+def _with_namespace(obj: Obj, namespace: str | None) -> Obj:
+    """Pulumi puts a namespace on namespaced objects that have none; mirror that."""
+    if namespace and obj.get("kind") not in CLUSTER_SCOPED:
+        meta = obj.setdefault("metadata", {})
+        meta.setdefault("namespace", namespace)
+    return obj
+
+
+CLUSTER_SCOPED = {
+    "Namespace",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "PriorityClass",
+    "StorageClass",
+    "PersistentVolume",
+    "APIService",
+    "ClusterIssuer",
+    "ClusterQueue",
+    "ResourceFlavor",
+    "Cohort",
+    "WorkloadPriorityClass",
+    "ClusterServingRuntime",
+    "ClusterStorageContainer",
+    "ClusterTrainingRuntime",
+    "Profile",
+    "RuntimeClass",
+    "IngressClass",
+    "CSIDriver",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+}
