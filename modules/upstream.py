@@ -155,7 +155,6 @@ class Cache:
             kustomization.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
-
 class _Loader(yaml.SafeLoader):
     """YAML 1.1's `=` (value) tag is a plain string to kustomize (e.g. `delimiter: =`)."""
 
@@ -182,3 +181,10 @@ def open_cache(path: str | Path | None) -> Cache | None:
             f"upstream cache {root} does not exist: run `mlplatform upstream pull --dir {root}`"
         )
     return Cache(root.resolve())
+
+
+def default_dir() -> Path | None:
+    """A cache present on this machine: $MLPLATFORM_UPSTREAM_CACHE, else `../shared/upstream`."""
+    env = os.environ.get("MLPLATFORM_UPSTREAM_CACHE")
+    candidate = Path(env) if env else ROOT.parent / "shared" / "upstream"
+    return candidate if candidate.is_dir() else None

@@ -19,11 +19,11 @@ from modules import releases
 from modules.graph import Graph
 from modules.mockrun import stack_inputs
 from modules.stackconfig import ROOT, environments, read_stack_file
-from modules.upstream import Cache
+from modules.upstream import Cache, default_dir
 from tests.conftest import evaluate
 
 UPSTREAM = Path(os.environ.get("MLPLATFORM_UPSTREAM_CACHE") or ROOT.parent / "shared" / "upstream")
-CACHE = Cache(UPSTREAM.resolve()) if UPSTREAM.is_dir() else None
+CACHE = Cache(found.resolve()) if (found := default_dir()) else None
 needs_cache = pytest.mark.skipif(
     CACHE is None,
     reason=f"no upstream cache at {UPSTREAM}: run `mlplatform upstream pull --dir {UPSTREAM}` "

@@ -80,7 +80,9 @@ def test_requested_version_is_the_charts_own(env, release):
         chart, version = chart_of(install)
         assert CACHE is not None
         if not CACHE.has_chart(chart, version):
-            pytest.fail(f"{install.name}: charts/{chart}/{version} is not in the cache {CACHE.root}")
+            pytest.fail(
+                f"{install.name}: charts/{chart}/{version} is not in the cache {CACHE.root}"
+            )
         own = yaml.safe_load((CACHE.chart(chart, version) / "Chart.yaml").read_text())["version"]
         assert install.version == own == version, f"{install.name}: requested {install.version}"
 
@@ -157,17 +159,21 @@ HOOKS: dict[tuple[str, str], tuple[str, Check]] = {
     ("kube-prometheus-stack", "admission"): (
         "the Jobs that write and patch the operator's webhook certificate: cert-manager issues "
         "it instead, or the admission webhooks and the operator's TLS are off",
-        lambda v: _get(v, "prometheusOperator.admissionWebhooks.certManager.enabled") is True
-        or (
-            _get(v, "prometheusOperator.admissionWebhooks.enabled") is False
-            and _get(v, "prometheusOperator.tls.enabled") is False
+        lambda v: (
+            _get(v, "prometheusOperator.admissionWebhooks.certManager.enabled") is True
+            or (
+                _get(v, "prometheusOperator.admissionWebhooks.enabled") is False
+                and _get(v, "prometheusOperator.tls.enabled") is False
+            )
         ),
     ),
     ("minio", "post-job"): (
         "creates the chart's buckets, users, policies and service accounts: the platform's own "
         "Job creates its buckets, so none may be left to the hook",
-        lambda v: not any(v.get(k) for k in ("buckets", "users", "policies", "svcaccts"))
-        and not _get(v, "customCommands"),
+        lambda v: (
+            not any(v.get(k) for k in ("buckets", "users", "policies", "svcaccts"))
+            and not _get(v, "customCommands")
+        ),
     ),
 }
 
