@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from modules import releases
+from modules.config import ConfigError
 from modules.render import TOOLS
 from modules.upstream import KUSTOMIZATION_FILES, Cache, RemoteBase, _Loader, manifest_path
 
@@ -108,9 +109,14 @@ def plan(names: Iterable[str], environments: Iterable[str] | None = None) -> Pla
         for env in envs:
             try:
                 out.charts.update(program_charts(env, name))
-            except Exception as err:  # a stack that does not evaluate: the catalogue still counts
-                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                out.warnings.append(f"env {env} does not evaluate on release {name}: {first}")
+            except ConfigError as err:  # that environment cannot run this release anyway
+                problems = "; ".join(err.problems)
+                out.warnings.append(f"env {env} is not valid on release {name}: {problems}")
+            except Exception as err:  # a broken program would silently drop its sibling charts
+                raise Fatal(
+                    f"env {env} on release {name}: the program fails under mocks, so the charts "
+                    f"it installs are unknown ({type(err).__name__}: {_one_line(str(err))})"
+                ) from None
     return out
 
 

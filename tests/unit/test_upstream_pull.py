@@ -16,6 +16,7 @@ import yaml
 from modules import releases, upstream
 from modules import upstream_pull as pull
 from modules.cli import main
+from modules.config import ConfigError
 from modules.graph import CHART
 from modules.mockrun import run, stack_inputs
 from modules.render import TOOLS
@@ -171,6 +172,32 @@ def test_plan_takes_the_catalogue_and_the_program_charts():
         todo.manifests
     )
     assert not todo.warnings
+
+
+def test_an_env_invalid_on_a_release_is_a_warning_a_broken_program_is_fatal(monkeypatch):
+    real = pull.program_charts
+
+    def staging_invalid(env, release):
+        if env == "staging":
+            raise ConfigError(["platform.components.serving.mode: not on this release"])
+        return real(env, release)
+
+    monkeypatch.setattr(pull, "program_charts", staging_invalid)
+    todo = pull.plan([RELEASE])
+    assert todo.warnings == [
+        f"env staging is not valid on release {RELEASE}: "
+        "platform.components.serving.mode: not on this release"
+    ]
+    assert any(c.chart == "istiod" for c in todo.charts)  # the other environments count
+
+    def broken(env, release):
+        raise AttributeError("module 'x' has no attribute 'Y'")
+
+    monkeypatch.setattr(pull, "program_charts", broken)
+    with pytest.raises(
+        pull.Fatal, match=r"^env dev on release 1\.11: the program fails under mocks"
+    ):
+        pull.plan([RELEASE])
 
 
 def test_layout_is_the_shared_caches(pulled):
