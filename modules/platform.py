@@ -119,7 +119,6 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
     pipelines = (
         Pipelines(
             ctx,
-            minio_root_password=minio.root_password,
             kubeflow_namespace=kubeflow_ns,
             depends_on=[minio, istio, cert_manager],
         )

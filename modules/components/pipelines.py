@@ -1,40 +1,84 @@
-"""Kubeflow Pipelines (multi-user) storing its artifacts in the platform MinIO.
+"""Kubeflow Pipelines (multi-user) on the platform MinIO, with generated credentials only.
 
-Upstream's KFP env is composed with `overlays/upstream/kfp`, which removes the object store
-KFP bundles (MinIO up to 2.5, SeaweedFS from 2.15) and its default credentials. Here we add
-back what KFP reads: the Secret `mlpipeline-minio-artifact` (`accesskey`/`secretkey`) from
-MinIO's generated root credentials, the Service `minio-service` (the S3 endpoint every KFP
-release addresses, `minio-service.kubeflow:9000`) as an alias of the platform MinIO, and the
-API server's explicit object-store host/port (an ExternalName Service gets no
-`MINIO_SERVICE_SERVICE_*` environment variables, which the API server falls back to).
+Upstream's env `env/cert-manager/platform-agnostic-multi-user` (every release) is composed with
+`overlays/upstream/kfp`. The design, per concern:
+
+- Object store. The store KFP bundles (MinIO up to 2.5, SeaweedFS from 2.15) is removed whole
+  (workloads, PVC, Services, ServiceAccount, NetworkPolicy, AuthorizationPolicy,
+  DestinationRule); every reference to it is repointed at the platform MinIO here: the API
+  server's object store host/port, the UI's MinIO host/namespace/port, and the
+  `artifactRepository` of Argo's `workflow-controller-configmap` (1.10/1.11:
+  `minio-service.kubeflow:9000`, 26.03: `seaweedfs.kubeflow:9000`).
+- KFP's own credentials. `kubeflow/mlpipeline-minio-artifact` (read by the API server, the UI
+  and Argo in `kubeflow`) holds KFP's own MinIO user, allowed only the bucket `mlpipeline`,
+  never MinIO's root. The user, its policy and the bucket are upserted by the same idempotent
+  `mc` Job as a tenant's (modules/minio_users.py); only that Job reads `minio-root`.
+- Tenants. The pipelines profile controller and the metacontroller that runs it are removed.
+  Read at the pinned KFP tags (kubeflow/pipelines, manifests/kustomize/base/installs/
+  multi-user/pipelines-profile-controller/sync.py): 2.5.0 copies the controller's
+  MINIO_ACCESS_KEY/MINIO_SECRET_KEY (from `kubeflow/mlpipeline-minio-artifact`) into a
+  `mlpipeline-minio-artifact` Secret in every pipelines-enabled namespace; 2.15.0 and 2.16.0
+  create a key per namespace through SeaweedFS' IAM API (`iam.create_access_key`,
+  `put_user_policy`; AWS_ENDPOINT_URL, S3_ENDPOINT_URL, 2.16 OBJECT_STORE_HOST), which MinIO
+  does not serve, using the platform credentials. kubeflow/manifests v1.11.0's
+  `env/platform-agnostic-multi-user-minio` swaps in a sync.py identical to 2.5.0's (the same
+  copy of the platform keys, and it bundles MinIO again; 26.03 dropped that env), so it is no
+  better base for any release. Instead each tenant namespace gets, from
+  modules/tenancy/storage.py, what the controller would write, naming only the tenant's own
+  bucket keys (`s3-credentials`): `kfp-launcher` (v2 pipeline root and its credentials),
+  `artifact-repositories` (Argo's namespace default: archived logs into the tenant bucket)
+  and `metadata-grpc-configmap` (the MLMD address 2.5's launcher takes from the environment).
+  Nothing left in the build may write Secrets. Not provided: the controller's optional
+  per-namespace artifact proxy and 2.5's per-namespace visualization server (the UI reads v2
+  artifacts itself with the credentials the launcher recorded, so its proxy is turned off).
+- MySQL. Upstream's `kubeflow/mysql-secret` (user root, empty password) is replaced by ours with
+  a generated password; MySQL sets it as its root password (instead of
+  MYSQL_ALLOW_EMPTY_PASSWORD) and every client already reads that Secret.
+- Routing. KFP's VirtualServices are bound to the platform gateway; its UI AuthorizationPolicy
+  admits the platform gateway's principal (checked by the upstream rung).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
+import pulumi_random as random
 import yaml
 
-from modules import manifests, netpol
+from modules import manifests, minio_users, netpol
 from modules.component import Context, PlatformComponent
 from modules.components import minio
 from modules.components.istio import NAMESPACE as GATEWAY_NAMESPACE
 from modules.components.istio import PLATFORM_GATEWAY
 from modules.components.kubeflow_namespace import NAMESPACE
 
-STORE_ALIAS = "minio-service"
-ARTIFACT_SECRET = "mlpipeline-minio-artifact"
-BUCKET = "mlpipeline"  # KFP's default bucketName; created by the MinIO chart
+ARTIFACT_SECRET = "mlpipeline-minio-artifact"  # KFP's keys, in `kubeflow` only
+ARTIFACT_KEYS = ("accesskey", "secretkey")  # the key names KFP reads from it
+MYSQL_SECRET = "mysql-secret"
+MYSQL_USER = "root"
+BUCKET = "mlpipeline"  # KFP's default bucketName (pipeline-install-config)
+USER = "mlplatform-kfp"  # KFP's MinIO user, and the name of its policy
+USER_KEYS = "kfp-s3"  # in `minio`, for the user's Job
 API_SERVER = "ml-pipeline"
 UI = "ml-pipeline-ui"
 UI_PORT = 3000
 API_PORTS = [8887, 8888]  # gRPC, HTTP
+METADATA_SERVICE = "metadata-grpc-service"
 METADATA_PORT = 8080  # metadata-grpc
+METADATA_CONFIG = "metadata-grpc-configmap"
 WEBHOOK_PORT = 8443  # cache-server (and the pipeline-version webhook where shipped)
+# Argo: a namespace's `artifact-repositories` ConfigMap, its default entry named by annotation.
+ARTIFACT_REPOSITORIES = "artifact-repositories"
+DEFAULT_REPOSITORY_ANNOTATION = "workflows.argoproj.io/default-artifact-repository"
+# The key layout the KFP UI assumes for archived logs (frontend/server/configs.ts ARGO_KEYFORMAT).
+KEY_FORMAT = (
+    "artifacts/{{workflow.name}}/{{workflow.creationTimestamp.Y}}/"
+    "{{workflow.creationTimestamp.m}}/{{workflow.creationTimestamp.d}}/{{pod.name}}"
+)
 # Kubeflow's label on namespaces whose pipelines run against this KFP (the tenants).
 TENANTS = {"pipelines.kubeflow.org/enabled": "true"}
-MINIO_HOST = f"{minio.SERVICE}.{minio.NAMESPACE}.svc.cluster.local"
 
 
 class Pipelines(PlatformComponent):
@@ -43,34 +87,34 @@ class Pipelines(PlatformComponent):
     def __init__(
         self,
         ctx: Context,
-        minio_root_password: pulumi.Input[str],
         kubeflow_namespace: pulumi.Resource,
         depends_on: Sequence[pulumi.Resource | None] = (),
     ) -> None:
         super().__init__("pipelines:Pipelines", "pipelines", ctx, [*depends_on, kubeflow_namespace])
         cfg = ctx.config.components.pipelines
+        store_key = self._password("pipelines-minio-secret-key", 40)
+        mysql_password = self._password("pipelines-mysql-password", 32)
+        user = pulumi.Output.secret(USER)
+        access, secret = ARTIFACT_KEYS
         base = self.objects(
             "pipelines-base",
             [
                 *network_policies(),
+                manifests.secret(ARTIFACT_SECRET, NAMESPACE, {access: user, secret: store_key}),
                 manifests.secret(
-                    ARTIFACT_SECRET,
-                    NAMESPACE,
-                    {
-                        "accesskey": pulumi.Output.secret(minio.ROOT_USER),
-                        "secretkey": pulumi.Output.secret(minio_root_password),
-                    },
+                    MYSQL_SECRET, NAMESPACE, {"username": MYSQL_USER, "password": mysql_password}
                 ),
-                {
-                    "apiVersion": "v1",
-                    "kind": "Service",
-                    "metadata": manifests.meta(STORE_ALIAS, NAMESPACE),
-                    "spec": {
-                        "type": "ExternalName",
-                        "externalName": MINIO_HOST,
-                        "ports": [{"name": "http", "port": minio.PORT, "protocol": "TCP"}],
-                    },
-                },
+                minio_users.keys_secret(
+                    USER_KEYS, {minio_users.ACCESS_KEY: user, minio_users.SECRET_KEY: store_key}
+                ),
+                minio_users.user_job(
+                    "kfp-bucket",
+                    BUCKET,
+                    USER,
+                    USER_KEYS,
+                    ctx.component("minio").images["mc"],
+                    "pipelines-storage",
+                ),
             ],
         )
         self.kfp = self.kustomize_overlay(
@@ -81,34 +125,99 @@ class Pipelines(PlatformComponent):
                     {"name": API_SERVER, "count": cfg.api_server_replicas},
                     {"name": UI, "count": cfg.ui_replicas},
                 ],
-                "patches": [_object_store_patch(), _gateway_patch()],
+                "patches": [*object_store_patches(), _gateway_patch()],
             },
             [base],
         )
         self.ui = pulumi.Output.from_input(f"{UI}.{NAMESPACE}.svc.cluster.local")
         self.register_outputs({"ui": self.ui})
 
+    def _password(self, name: str, length: int) -> pulumi.Output[str]:
+        generated = random.RandomPassword(
+            name, length=length, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        return pulumi.Output.secret(generated.result)
 
-def _object_store_patch() -> dict[str, object]:
-    env = {"OBJECTSTORECONFIG_HOST": MINIO_HOST, "OBJECTSTORECONFIG_PORT": str(minio.PORT)}
+
+def artifact_repository(
+    bucket: str, secret: str, access_key: str, secret_key: str
+) -> dict[str, Any]:
+    """An Argo S3 artifact repository on the platform MinIO (archived logs, v1 artifacts)."""
     return {
-        "target": {"kind": "Deployment", "name": f"^{API_SERVER}$"},
+        "archiveLogs": True,
+        "s3": {
+            "endpoint": minio.ENDPOINT,
+            "bucket": bucket,
+            "keyFormat": KEY_FORMAT,
+            "insecure": True,
+            "accessKeySecret": {"name": secret, "key": access_key},
+            "secretKeySecret": {"name": secret, "key": secret_key},
+        },
+    }
+
+
+def metadata_env() -> dict[str, str]:
+    """MLMD's address for pods outside `kubeflow` (data of `metadata-grpc-configmap`)."""
+    return {
+        "METADATA_GRPC_SERVICE_HOST": f"{METADATA_SERVICE}.{NAMESPACE}",
+        "METADATA_GRPC_SERVICE_PORT": str(METADATA_PORT),
+    }
+
+
+def object_store_patches() -> list[dict[str, object]]:
+    """Every reference to the bundled store, pointed at the platform MinIO.
+
+    The API server's explicit host/port: without a `minio-service` in `kubeflow` it gets no
+    MINIO_SERVICE_SERVICE_* variables to fall back to. The UI builds `<MINIO_HOST>.<MINIO_
+    NAMESPACE>:<MINIO_PORT>` (frontend/server/configs.ts; defaults `minio-service`, 2.16
+    `seaweedfs`, namespace from the pod's). Argo's default repository for `kubeflow`.
+    """
+    access, secret = ARTIFACT_KEYS
+    repository = artifact_repository(BUCKET, ARTIFACT_SECRET, access, secret)
+    return [
+        _env_patch(
+            API_SERVER,
+            "ml-pipeline-api-server",
+            {
+                "OBJECTSTORECONFIG_HOST": f"{minio.SERVICE}.{minio.NAMESPACE}.svc.cluster.local",
+                "OBJECTSTORECONFIG_PORT": str(minio.PORT),
+            },
+        ),
+        _env_patch(
+            UI,
+            "ml-pipeline-ui",
+            {
+                "MINIO_HOST": minio.SERVICE,
+                "MINIO_NAMESPACE": minio.NAMESPACE,
+                "MINIO_PORT": str(minio.PORT),
+            },
+        ),
+        {
+            "target": {"kind": "ConfigMap", "name": "^workflow-controller-configmap$"},
+            "patch": yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": "workflow-controller-configmap"},
+                    "data": {"artifactRepository": yaml.safe_dump(repository, sort_keys=False)},
+                }
+            ),
+        },
+    ]
+
+
+def _env_patch(deployment: str, container: str, env: dict[str, str]) -> dict[str, object]:
+    """Set env values on one container (replacing a `valueFrom` where upstream has one)."""
+    entries = [{"name": k, "value": v, "valueFrom": None} for k, v in env.items()]
+    return {
+        "target": {"kind": "Deployment", "name": f"^{deployment}$"},
         "patch": yaml.safe_dump(
             {
                 "apiVersion": "apps/v1",
                 "kind": "Deployment",
-                "metadata": {"name": API_SERVER},
+                "metadata": {"name": deployment},
                 "spec": {
-                    "template": {
-                        "spec": {
-                            "containers": [
-                                {
-                                    "name": "ml-pipeline-api-server",
-                                    "env": [{"name": k, "value": v} for k, v in env.items()],
-                                }
-                            ]
-                        }
-                    }
+                    "template": {"spec": {"containers": [{"name": container, "env": entries}]}}
                 },
             }
         ),
@@ -144,7 +253,6 @@ def network_policies() -> list[manifests.Obj]:
         netpol.allow_from(
             "pipelines-from-tenants", NAMESPACE, [tenants], [*API_PORTS, METADATA_PORT]
         ),
-        netpol.allow_to("pipelines-to-tenants", NAMESPACE, [tenants], [UI_PORT]),
         netpol.policy(
             "pipelines-same-namespace",
             NAMESPACE,

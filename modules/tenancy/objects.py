@@ -9,7 +9,7 @@ from modules.components.istio import GATEWAY_PRINCIPAL
 from modules.components.kubeflow_namespace import NAMESPACE as KUBEFLOW_NAMESPACE
 from modules.components.minio import NAMESPACE as MINIO_NAMESPACE
 from modules.components.minio import PORT as MINIO_PORT
-from modules.components.pipelines import API_PORTS, METADATA_PORT, UI, UI_PORT
+from modules.components.pipelines import API_PORTS, METADATA_PORT
 from modules.components.pipelines import TENANTS as PIPELINES_LABELS
 from modules.components.rbac import TENANT_ROLES
 from modules.components.serving import KNATIVE_NAMESPACE
@@ -155,14 +155,6 @@ def network_policies(tenant: TenantSpec, config: PlatformConfig) -> list[Obj]:
                 ns,
                 [netpol.peer(KUBEFLOW_NAMESPACE)],
                 [*API_PORTS, METADATA_PORT],
-            )
-        )
-        out.append(
-            netpol.allow_from(
-                "allow-from-pipelines-ui",
-                ns,
-                [netpol.peer(KUBEFLOW_NAMESPACE, {"app": UI})],
-                [UI_PORT],
             )
         )
     if components.minio.enabled:

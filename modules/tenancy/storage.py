@@ -1,45 +1,32 @@
-"""A tenant's MinIO bucket, user and policy (a Job running `mc`), and its credentials.
+"""A tenant's MinIO bucket, user and policy (a Job running `mc`), its credentials, and the
+per-namespace Kubeflow Pipelines configuration that uses them.
 
-The Job runs in `minio` with the root credentials of Secret `minio-root` and is idempotent:
-`mc mb --ignore-existing`, `mc admin policy create` and `mc admin user add` upsert, and the
-policy is attached only when missing (`mc admin policy attach` fails when it is already in
-effect: minio/mc#4863). The tenant's secret key lives in two Secrets, both Pulumi secrets:
-one in `minio` for the Job, one in the tenant namespace for KServe and KFP.
+The bucket Job is `modules.minio_users.user_job` (shared with KFP's own user). The tenant's
+secret key lives in two Secrets, both Pulumi secrets: one in `minio` for the Job, one in the
+tenant namespace (`s3-credentials`) for KServe and KFP. KFP's per-namespace objects are ours,
+not its profile controller's (removed: see modules/components/pipelines.py), and name only
+that tenant Secret: `kfp-launcher` (v2 artifacts), `artifact-repositories` (Argo's namespace
+default: archived logs) and `metadata-grpc-configmap` (MLMD address for the launcher).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pulumi
 
-from modules.components import minio
+from modules import minio_users
+from modules.components import minio, pipelines
 from modules.config import PlatformConfig
 from modules.manifests import Obj, meta, secret
+from modules.minio_users import ACCESS_KEY, SECRET_KEY
+from modules.minio_users import POLICY_ENV as POLICY_ENV  # the isolation check reads it
 from modules.quantity import parse_quantity
 from modules.tenancy.spec import TenantSpec
 
 CREDENTIALS = "s3-credentials"  # in the tenant namespace
 STORAGE_ACCOUNT = "s3-storage"  # InferenceServices name it: spec.predictor.serviceAccountName
 LAUNCHER_CONFIG = "kfp-launcher"
-ACCESS_KEY = "AWS_ACCESS_KEY_ID"
-SECRET_KEY = "AWS_SECRET_ACCESS_KEY"
-MC_CONFIG = "/tmp/mc"
-POLICY_ENV = "POLICY_JSON"  # the bucket policy, as the Job receives it
-
-SCRIPT = """set -eu
-mc alias set platform "http://$MINIO_ENDPOINT" "$ROOT_USER" "$ROOT_PASSWORD" >/dev/null
-mc mb --ignore-existing "platform/$BUCKET"
-if [ -n "$QUOTA_BYTES" ]; then mc admin bucket quota "platform/$BUCKET" --hard "$QUOTA_BYTES"; fi
-printf '%s' "$POLICY_JSON" > /tmp/policy.json
-mc admin policy create platform "$POLICY" /tmp/policy.json
-mc admin user add platform "$ACCESS_KEY" "$SECRET_KEY"
-case "$(mc admin policy entities platform --user "$ACCESS_KEY")" in
-  *"$POLICY"*) echo "policy $POLICY already attached to $ACCESS_KEY" ;;
-  *) mc admin policy attach platform "$POLICY" --user "$ACCESS_KEY" ;;
-esac
-"""
 
 
 def access_key(tenant: TenantSpec) -> str:
@@ -51,40 +38,11 @@ def job_secret(tenant: TenantSpec) -> str:
     return f"tenant-{tenant.name}-s3"
 
 
-def bucket_policy(bucket: str) -> dict[str, Any]:
-    """Full access to one bucket and its objects, nothing else."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "s3:GetBucketLocation",
-                    "s3:ListBucket",
-                    "s3:ListBucketMultipartUploads",
-                ],
-                "Resource": [f"arn:aws:s3:::{bucket}"],
-            },
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "s3:GetObject",
-                    "s3:PutObject",
-                    "s3:DeleteObject",
-                    "s3:AbortMultipartUpload",
-                    "s3:ListMultipartUploadParts",
-                ],
-                "Resource": [f"arn:aws:s3:::{bucket}/*"],
-            },
-        ],
-    }
-
-
 def secret_objects(tenant: TenantSpec, secret_key: pulumi.Output[str]) -> list[Obj]:
     """The two Secrets carrying the tenant's (Pulumi-secret) key."""
     keys = {ACCESS_KEY: pulumi.Output.secret(access_key(tenant)), SECRET_KEY: secret_key}
     return [
-        secret(job_secret(tenant), minio.NAMESPACE, keys),
+        minio_users.keys_secret(job_secret(tenant), keys),
         secret(
             CREDENTIALS,
             tenant.namespace,
@@ -99,8 +57,11 @@ def secret_objects(tenant: TenantSpec, secret_key: pulumi.Output[str]) -> list[O
 
 
 def plain_objects(tenant: TenantSpec, config: PlatformConfig) -> list[Obj]:
-    """The bucket Job, the KServe ServiceAccount and KFP's per-namespace launcher config."""
-    return [bucket_job(tenant, config), storage_account(tenant), launcher_config(tenant)]
+    """The bucket Job, the KServe ServiceAccount and (with pipelines) KFP's namespace config."""
+    out = [bucket_job(tenant, config), storage_account(tenant)]
+    if config.components.pipelines.enabled:
+        out.extend(pipelines_objects(tenant))
+    return out
 
 
 def storage_account(tenant: TenantSpec) -> Obj:
@@ -112,8 +73,14 @@ def storage_account(tenant: TenantSpec) -> Obj:
     }
 
 
+def pipelines_objects(tenant: TenantSpec) -> list[Obj]:
+    """What KFP's profile controller would create in the namespace, on the tenant's own keys."""
+    return [launcher_config(tenant), artifact_repositories(tenant), metadata_config(tenant)]
+
+
 def launcher_config(tenant: TenantSpec) -> Obj:
-    """KFP v2 writes this namespace's artifacts to the tenant bucket with the tenant's keys."""
+    """KFP v2 writes this namespace's artifacts to the tenant bucket with the tenant's keys
+    (the launcher's `providers` config: kubeflow/pipelines backend/src/v2/config, 2.5.0+)."""
     providers = {
         "minio": {
             "default": {
@@ -142,68 +109,39 @@ def launcher_config(tenant: TenantSpec) -> Obj:
     }
 
 
-def bucket_job(tenant: TenantSpec, config: PlatformConfig) -> Obj:
-    """Create the bucket, its policy and user with `mc`; restricted Pod Security compliant."""
-    image = config.catalogue.component("minio").images["mc"]
-    quota = tenant.storage.quota
-    env: list[dict[str, Any]] = [
-        {"name": "MC_CONFIG_DIR", "value": MC_CONFIG},
-        {"name": "MINIO_ENDPOINT", "value": minio.ENDPOINT},
-        {"name": "BUCKET", "value": tenant.bucket},
-        {"name": "POLICY", "value": access_key(tenant)},
-        {"name": POLICY_ENV, "value": json.dumps(bucket_policy(tenant.bucket))},
-        {"name": "QUOTA_BYTES", "value": str(int(parse_quantity(str(quota)))) if quota else ""},
-        _from_secret("ROOT_USER", minio.ROOT_SECRET, "rootUser"),
-        _from_secret("ROOT_PASSWORD", minio.ROOT_SECRET, "rootPassword"),
-        _from_secret("ACCESS_KEY", job_secret(tenant), ACCESS_KEY),
-        _from_secret("SECRET_KEY", job_secret(tenant), SECRET_KEY),
-    ]
-    md = meta(
-        f"tenant-{tenant.name}-bucket", minio.NAMESPACE, **{"mlplatform.io/tenant": tenant.name}
-    )
-    secret_ref = f"/namespaces/{minio.NAMESPACE}/Secret/{job_secret(tenant)}"
-    md["annotations"] = {"config.kubernetes.io/depends-on": secret_ref}
+def artifact_repositories(tenant: TenantSpec) -> Obj:
+    """Argo's default artifact repository for workflows in this namespace: the tenant bucket."""
+    key = pipelines.ARTIFACT_REPOSITORIES
+    md = meta(key, tenant.namespace)
+    md["annotations"] = {pipelines.DEFAULT_REPOSITORY_ANNOTATION: key}
+    repository = pipelines.artifact_repository(tenant.bucket, CREDENTIALS, ACCESS_KEY, SECRET_KEY)
     return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
         "metadata": md,
-        "spec": {
-            "backoffLimit": 6,
-            "template": {
-                "metadata": {"labels": {"app.kubernetes.io/component": "tenant-storage"}},
-                "spec": {
-                    "restartPolicy": "OnFailure",
-                    "automountServiceAccountToken": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": 1000,
-                        "runAsGroup": 1000,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "containers": [
-                        {
-                            "name": "mc",
-                            "image": image,
-                            "command": ["/bin/sh", "-c", SCRIPT],
-                            "env": env,
-                            "resources": {
-                                "requests": {"cpu": "10m", "memory": "32Mi"},
-                                "limits": {"cpu": "200m", "memory": "128Mi"},
-                            },
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False,
-                                "readOnlyRootFilesystem": True,
-                                "capabilities": {"drop": ["ALL"]},
-                            },
-                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                        }
-                    ],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
-                },
-            },
-        },
+        "data": {key: json.dumps(repository, indent=2)},
     }
 
 
-def _from_secret(name: str, secret_name: str, key: str) -> dict[str, Any]:
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
+def metadata_config(tenant: TenantSpec) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta(pipelines.METADATA_CONFIG, tenant.namespace),
+        "data": pipelines.metadata_env(),
+    }
+
+
+def bucket_job(tenant: TenantSpec, config: PlatformConfig) -> Obj:
+    """Create the tenant's bucket (with its quota), policy and user."""
+    quota = tenant.storage.quota
+    return minio_users.user_job(
+        f"tenant-{tenant.name}-bucket",
+        tenant.bucket,
+        access_key(tenant),
+        job_secret(tenant),
+        config.catalogue.component("minio").images["mc"],
+        "tenant-storage",
+        quota_bytes=str(int(parse_quantity(str(quota)))) if quota else "",
+        labels={"mlplatform.io/tenant": tenant.name},
+    )

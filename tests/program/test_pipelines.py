@@ -1,5 +1,6 @@
 """Kubeflow Pipelines on the platform MinIO, under mocks."""
 
+import json
 import re
 from pathlib import Path
 
@@ -7,8 +8,8 @@ import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the pro
 import pytest
 import yaml
 
-from modules import releases
-from modules.components import minio
+from modules import minio_users, releases
+from modules.components import minio, pipelines
 from modules.graph import CONFIG_GROUP, KUSTOMIZE
 from modules.overlays import UPSTREAM_OVERLAYS
 from tests.conftest import assert_rejected, stack_config
@@ -57,35 +58,97 @@ def test_minio_and_istio_come_first(program, env_release):
     assert g.depends_on(base, _one(g, "kubeflow-namespace-base"))
 
 
-def test_artifacts_go_to_the_platform_minio(program):
+def _patch(k, kind, name):
+    (found,) = [p for p in k["patches"] if p["target"] == {"kind": kind, "name": f"^{name}$"}]
+    return yaml.safe_load(found["patch"])
+
+
+def _patched_env(k, deployment):
+    (container,) = _patch(k, "Deployment", deployment)["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e["value"] for e in container["env"]}
+
+
+def test_artifacts_go_to_the_platform_minio_with_kfps_own_user(program):
     g = program("dev")
     secret = g.object("Secret", "mlpipeline-minio-artifact", "kubeflow")
-    assert secret["stringData"]["accesskey"] == minio.ROOT_USER
-    assert secret["stringData"]["secretkey"] == "mock-password-minio-root-password"
-    alias = g.object("Service", "minio-service", "kubeflow")["spec"]
-    assert (alias["type"], alias["externalName"]) == ("ExternalName", MINIO_HOST)
-    assert alias["ports"][0]["port"] == minio.PORT
-    assert "mlpipeline" in minio.PLATFORM_BUCKETS
+    assert secret["stringData"]["accesskey"] == pipelines.USER != minio.ROOT_USER
+    assert secret["stringData"]["secretkey"] == "mock-password-pipelines-minio-secret-key"
+    keys = g.object("Secret", pipelines.USER_KEYS, "minio")["stringData"]
+    assert keys == {
+        "AWS_ACCESS_KEY_ID": pipelines.USER,
+        "AWS_SECRET_ACCESS_KEY": "mock-password-pipelines-minio-secret-key",
+    }
     _, k = _kustomization(g)
-    api = next(p for p in k["patches"] if p["target"]["kind"] == "Deployment")
-    env = yaml.safe_load(api["patch"])["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert {e["name"]: e["value"] for e in env} == {
+    assert _patched_env(k, "ml-pipeline") == {
         "OBJECTSTORECONFIG_HOST": MINIO_HOST,
         "OBJECTSTORECONFIG_PORT": "9000",
     }
-    gateway = next(p for p in k["patches"] if p["target"]["kind"] == "VirtualService")
+    assert _patched_env(k, "ml-pipeline-ui") == {
+        "MINIO_HOST": "minio",
+        "MINIO_NAMESPACE": "minio",
+        "MINIO_PORT": "9000",
+    }
+    argo = _patch(k, "ConfigMap", "workflow-controller-configmap")["data"]["artifactRepository"]
+    assert yaml.safe_load(argo)["s3"] == {
+        "endpoint": f"{MINIO_HOST}:9000",
+        "bucket": "mlpipeline",
+        "keyFormat": pipelines.KEY_FORMAT,
+        "insecure": True,
+        "accessKeySecret": {"name": "mlpipeline-minio-artifact", "key": "accesskey"},
+        "secretKeySecret": {"name": "mlpipeline-minio-artifact", "key": "secretkey"},
+    }
+    gateway = next(p for p in k["patches"] if p["target"].get("kind") == "VirtualService")
     assert yaml.safe_load(gateway["patch"])[0]["value"] == ["istio-system/mlplatform-gateway"]
+    with pytest.raises(KeyError):  # no alias of the bundled store's Service any more
+        g.object("Service", "minio-service", "kubeflow")
 
 
-def test_the_bundled_object_store_is_removed():
+def test_kfps_bucket_user_is_the_shared_mc_job_limited_to_its_bucket(program):
+    g = program("dev")
+    job = g.object("Job", "kfp-bucket", "minio")
+    tenant = g.object("Job", "tenant-team-a-bucket", "minio")
+    (c,) = job["spec"]["template"]["spec"]["containers"]
+    assert c["command"] == tenant["spec"]["template"]["spec"]["containers"][0]["command"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["BUCKET"]["value"] == "mlpipeline"
+    assert env["POLICY"]["value"] == pipelines.USER
+    assert json.loads(env["POLICY_JSON"]["value"]) == minio_users.bucket_policy("mlpipeline")
+    assert env["QUOTA_BYTES"]["value"] == ""
+    assert env["SECRET_KEY"]["valueFrom"]["secretKeyRef"]["name"] == pipelines.USER_KEYS
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/component"] == "pipelines-storage"
+
+
+def test_mysql_gets_a_generated_password(program, env_release):
+    g = program(*env_release)
+    secret = g.object("Secret", "mysql-secret", "kubeflow")
+    assert secret["stringData"] == {
+        "username": "root",
+        "password": "mock-password-pipelines-mysql-password",
+    }
+
+
+def test_overlay_removes_store_profile_controller_and_default_credentials():
     component = yaml.safe_load((UPSTREAM_OVERLAYS / "kfp" / "kustomization.yaml").read_text())
-    targets = [p["target"] for p in component["patches"]]
-    assert all("$patch: delete" in p["patch"] for p in component["patches"])
-    store = next(t for t in targets if "kind" not in t)["name"]
-    for name in ("minio", "minio-pvc", "minio-service", "seaweedfs", "seaweedfs-pvc"):
-        assert re.match(store, name), name
-    for name in ("ml-pipeline", "mlpipeline-minio-artifact", "metadata-grpc-service"):
-        assert not re.match(store, name), name
+    deletes = [p["target"] for p in component["patches"] if "$patch: delete" in p["patch"]]
+    store, controller = (t["name"] for t in deletes if "kind" not in t)
+    removed = {
+        store: ["minio", "minio-pvc", "minio-service", "seaweedfs", "ml-pipeline-seaweedfs"],
+        controller: [
+            "kubeflow-pipelines-profile-controller",
+            "kubeflow-pipelines-profile-controller-code-gcdfg7f657",
+            "metacontroller",
+            "meta-controller-service",
+            "kubeflow-metacontroller",
+        ],
+    }
+    for pattern, names in removed.items():
+        for name in names:
+            assert re.fullmatch(pattern, name), name
+        for name in ("ml-pipeline", "mlpipeline-minio-artifact", "ml-pipeline-ui", "mysql"):
+            assert not re.fullmatch(pattern, name), name
+    (secrets,) = [t["name"] for t in deletes if t.get("kind") == "Secret"]
+    assert {n for n in ("mysql-secret", "mlpipeline-minio-artifact") if re.fullmatch(secrets, n)}
 
 
 def test_kubeflow_namespace_is_meshed_and_may_reach_minio(program):
@@ -113,16 +176,27 @@ def test_prod_runs_two_api_servers_and_uis(program):
     assert dev["replicas"][0]["count"] == 1
 
 
-def test_minio_credentials_stay_secret(program, env_release):
+def test_credentials_stay_secret(program, env_release):
     g = program(*env_release)
     base = g.named("pipelines-base", CONFIG_GROUP)
-    (secret,) = [o for o in g.objects() if o.owner is base and o.kind == "Secret"]
-    assert secret.secret_paths() == {"stringData.accesskey", "stringData.secretkey"}
-    password = secret.obj["stringData"]["secretkey"]
+    secrets = {o.name: o for o in g.objects() if o.owner is base and o.kind == "Secret"}
+    assert {n: s.secret_paths() for n, s in secrets.items()} == {
+        "mlpipeline-minio-artifact": {"stringData.accesskey", "stringData.secretkey"},
+        "mysql-secret": {"stringData.password"},
+        "kfp-s3": {"stringData.AWS_ACCESS_KEY_ID", "stringData.AWS_SECRET_ACCESS_KEY"},
+    }
+    passwords = [
+        s.obj["stringData"]["password"]
+        for s in secrets.values()
+        if "password" in s.obj["stringData"]
+    ]
+    passwords.append(secrets["kfp-s3"].obj["stringData"]["AWS_SECRET_ACCESS_KEY"])
     directory, _ = _kustomization(g)
-    assert password not in (directory / "kustomization.yaml").read_text()
+    text = (directory / "kustomization.yaml").read_text()
     others = [o for o in g.objects() if o.owner is base and o.kind != "Secret"]
-    assert not any(password in str(o.obj) for o in others)
+    for password in passwords:
+        assert password not in text
+        assert not any(password in str(o.obj) for o in others)
 
 
 def test_pipelines_can_be_turned_off(program):
@@ -133,6 +207,8 @@ def test_pipelines_can_be_turned_off(program):
     assert not g.has("pipelines") and not g.has("kfp")
     labels = g.object("Namespace", "kubeflow")["metadata"]["labels"]
     assert "istio-injection" not in labels
+    tenant = {o.name for o in g.objects() if o.namespace == "team-a" and o.kind == "ConfigMap"}
+    assert tenant == set()  # no KFP configuration in tenant namespaces either
 
 
 BAD = {

@@ -54,7 +54,6 @@ def test_one_tenant_registers_exactly_three_resources_and_its_objects(program):
                     "allow-istiod",
                     "allow-prometheus-scrape",
                     "allow-to-pipelines",
-                    "allow-from-pipelines-ui",
                     "allow-to-minio",
                     "allow-to-model-gateway",
                     "allow-egress-exceptions",
@@ -67,6 +66,8 @@ def test_one_tenant_registers_exactly_three_resources_and_its_objects(program):
             "Job/minio/tenant-team-b-bucket",
             "ServiceAccount/team-b/s3-storage",
             "ConfigMap/team-b/kfp-launcher",
+            "ConfigMap/team-b/artifact-repositories",
+            "ConfigMap/team-b/metadata-grpc-configmap",
             "Secret/minio/tenant-team-b-s3",
             "Secret/team-b/s3-credentials",
         ]

@@ -60,22 +60,77 @@ def _names(objs: list[dict]) -> set[tuple[str, str]]:
     return {(o["kind"], o["metadata"]["name"]) for o in objs}
 
 
-def test_kfp_overlay_removes_either_bundled_store(tmp_path):
+def _env(name: str, value: str | None = None, **source: dict) -> dict:
+    return {"name": name, **({"value": value} if value is not None else {"valueFrom": source})}
+
+
+def test_kfp_overlay_removes_store_controller_and_default_credentials(tmp_path):
+    mysql = _deployment("mysql", "mysql")
+    mysql["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        _env("MYSQL_ALLOW_EMPTY_PASSWORD", "true")
+    ]
+    ui = _deployment("ml-pipeline-ui", "ml-pipeline-ui")
+    ui["spec"]["template"]["spec"]["containers"][0]["env"] += [
+        _env("ARTIFACTS_SERVICE_PROXY_NAME", "ml-pipeline-ui-artifact"),
+        _env("ARTIFACTS_SERVICE_PROXY_PORT", "80"),
+        _env(
+            "ARTIFACTS_SERVICE_PROXY_ENABLED",
+            configMapKeyRef={"name": "pipeline-install-config", "key": "ARTIFACTS_PROXY_ENABLED"},
+        ),
+    ]
+    crd = "apiextensions.k8s.io/v1"
     upstream = [
         _deployment("ml-pipeline", "ml-pipeline-api-server"),
         _obj("Service", "ml-pipeline", spec={"ports": [{"port": 8888}]}),
+        mysql,
+        ui,
         _deployment("minio", "minio"),  # KFP <= 2.5
         _obj("PersistentVolumeClaim", "minio-pvc", spec={"accessModes": ["ReadWriteOnce"]}),
         _deployment("seaweedfs", "seaweedfs"),  # KFP >= 2.15
         _obj("Service", "seaweedfs", spec={"ports": [{"port": 8333}]}),
+        _obj("ServiceAccount", "seaweedfs"),
+        _obj("NetworkPolicy", "seaweedfs", "networking.k8s.io/v1", spec={"podSelector": {}}),
+        _obj("AuthorizationPolicy", "seaweedfs-service", "security.istio.io/v1beta1", spec={}),
+        _obj("DestinationRule", "ml-pipeline-seaweedfs", "networking.istio.io/v1alpha3", spec={}),
         _obj("Service", "minio-service", spec={"ports": [{"port": 9000}]}),
         _obj("Secret", "mlpipeline-minio-artifact", stringData={"accesskey": "minio"}),
+        _obj("Secret", "mysql-secret", stringData={"username": "root", "password": ""}),
+        _deployment("kubeflow-pipelines-profile-controller", "profile-controller"),
+        _obj("Service", "kubeflow-pipelines-profile-controller", spec={"ports": [{"port": 80}]}),
+        _obj("ConfigMap", "kubeflow-pipelines-profile-controller-code-gcdfg7f657", data={}),
+        _obj(
+            "DecoratorController",
+            "kubeflow-pipelines-profile-controller",
+            "metacontroller.k8s.io/v1alpha1",
+            spec={},
+        ),
+        _obj("StatefulSet", "metacontroller", "apps/v1", spec={}),
+        _obj("ServiceAccount", "meta-controller-service"),
+        _obj("ClusterRole", "kubeflow-metacontroller", "rbac.authorization.k8s.io/v1", rules=[]),
+        _obj("CustomResourceDefinition", "decoratorcontrollers.metacontroller.k8s.io", crd),
+        _obj("CustomResourceDefinition", "workflows.argoproj.io", crd),
         _obj("Namespace", "kubeflow"),
     ]
-    assert _names(_build(tmp_path, "kfp", upstream)) == {
+    out = _build(tmp_path, "kfp", upstream)
+    assert _names(out) == {
         ("Deployment", "ml-pipeline"),
         ("Service", "ml-pipeline"),
+        ("Deployment", "mysql"),
+        ("Deployment", "ml-pipeline-ui"),
+        ("CustomResourceDefinition", "workflows.argoproj.io"),
     }
+    pods = {
+        o["metadata"]["name"]: o["spec"]["template"]["spec"]
+        for o in out
+        if o["kind"] == "Deployment"
+    }
+    assert pods["mysql"]["containers"][0]["env"] == [
+        _env("MYSQL_ROOT_PASSWORD", secretKeyRef={"name": "mysql-secret", "key": "password"})
+    ]
+    assert pods["ml-pipeline-ui"]["containers"][0]["env"] == [
+        _env("ARTIFACTS_SERVICE_PROXY_ENABLED", "false"),
+        _env("KEEP", "1"),
+    ]
 
 
 def test_dex_overlay_leaves_only_the_workload(tmp_path):

@@ -1,0 +1,143 @@
+"""A MinIO bucket and a user allowed only that bucket, upserted by an idempotent `mc` Job.
+
+Shared by every tenant (modules/tenancy/storage.py) and by Kubeflow Pipelines' own user
+(modules/components/pipelines.py), so that nothing but these Jobs ever holds MinIO's root
+credentials. The Job runs in `minio` with the root credentials of Secret `minio-root` and
+is idempotent: `mc mb --ignore-existing`, `mc admin policy create` and `mc admin user add`
+upsert, and the policy is attached only when missing (`mc admin policy attach` fails when it
+is already in effect: minio/mc#4863). The user's keys reach the Job through a Secret in
+`minio` (`keys_secret`), a Pulumi secret like every copy of them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from modules.components import minio
+from modules.manifests import Obj, meta, secret
+
+ACCESS_KEY = "AWS_ACCESS_KEY_ID"
+SECRET_KEY = "AWS_SECRET_ACCESS_KEY"
+MC_CONFIG = "/tmp/mc"
+POLICY_ENV = "POLICY_JSON"  # the bucket policy, as the Job receives it
+
+SCRIPT = """set -eu
+mc alias set platform "http://$MINIO_ENDPOINT" "$ROOT_USER" "$ROOT_PASSWORD" >/dev/null
+mc mb --ignore-existing "platform/$BUCKET"
+if [ -n "$QUOTA_BYTES" ]; then mc admin bucket quota "platform/$BUCKET" --hard "$QUOTA_BYTES"; fi
+printf '%s' "$POLICY_JSON" > /tmp/policy.json
+mc admin policy create platform "$POLICY" /tmp/policy.json
+mc admin user add platform "$ACCESS_KEY" "$SECRET_KEY"
+case "$(mc admin policy entities platform --user "$ACCESS_KEY")" in
+  *"$POLICY"*) echo "policy $POLICY already attached to $ACCESS_KEY" ;;
+  *) mc admin policy attach platform "$POLICY" --user "$ACCESS_KEY" ;;
+esac
+"""
+
+
+def bucket_policy(bucket: str) -> dict[str, Any]:
+    """Full access to one bucket and its objects, nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetBucketLocation",
+                    "s3:ListBucket",
+                    "s3:ListBucketMultipartUploads",
+                ],
+                "Resource": [f"arn:aws:s3:::{bucket}"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                ],
+                "Resource": [f"arn:aws:s3:::{bucket}/*"],
+            },
+        ],
+    }
+
+
+def keys_secret(name: str, keys: dict[str, Any]) -> Obj:
+    """The Secret in `minio` the Job reads the user's keys from (`ACCESS_KEY`, `SECRET_KEY`)."""
+    return secret(name, minio.NAMESPACE, keys)
+
+
+def user_job(
+    name: str,
+    bucket: str,
+    user: str,
+    keys: str,
+    image: str,
+    component: str,
+    quota_bytes: str = "",
+    labels: dict[str, str] | None = None,
+) -> Obj:
+    """Create `bucket`, a policy named `user` allowing only it, and the user with the keys of
+    Secret `keys` (`component` labels the pod); restricted Pod Security compliant."""
+    env: list[dict[str, Any]] = [
+        {"name": "MC_CONFIG_DIR", "value": MC_CONFIG},
+        {"name": "MINIO_ENDPOINT", "value": minio.ENDPOINT},
+        {"name": "BUCKET", "value": bucket},
+        {"name": "POLICY", "value": user},
+        {"name": POLICY_ENV, "value": json.dumps(bucket_policy(bucket))},
+        {"name": "QUOTA_BYTES", "value": quota_bytes},
+        _from_secret("ROOT_USER", minio.ROOT_SECRET, "rootUser"),
+        _from_secret("ROOT_PASSWORD", minio.ROOT_SECRET, "rootPassword"),
+        _from_secret("ACCESS_KEY", keys, ACCESS_KEY),
+        _from_secret("SECRET_KEY", keys, SECRET_KEY),
+    ]
+    md = meta(name, minio.NAMESPACE, **(labels or {}))
+    secret_ref = f"/namespaces/{minio.NAMESPACE}/Secret/{keys}"
+    md["annotations"] = {"config.kubernetes.io/depends-on": secret_ref}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": md,
+        "spec": {
+            "backoffLimit": 6,
+            "template": {
+                "metadata": {"labels": {"app.kubernetes.io/component": component}},
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "automountServiceAccountToken": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 1000,
+                        "runAsGroup": 1000,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [
+                        {
+                            "name": "mc",
+                            "image": image,
+                            "command": ["/bin/sh", "-c", SCRIPT],
+                            "env": env,
+                            "resources": {
+                                "requests": {"cpu": "10m", "memory": "32Mi"},
+                                "limits": {"cpu": "200m", "memory": "128Mi"},
+                            },
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        }
+                    ],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
+                },
+            },
+        },
+    }
+
+
+def _from_secret(name: str, secret_name: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
