@@ -51,6 +51,7 @@ class ComponentInventory:
     images: set[str] = field(default_factory=set)
     footprint: Footprint = field(default_factory=Footprint)
     unbounded: list[str] = field(default_factory=list)  # containers lacking requests/limits
+    imageless: list[str] = field(default_factory=list)  # e.g. a patch naming a wrong container
     jobs: list[str] = field(default_factory=list)
 
 
@@ -97,6 +98,8 @@ def add_object(inv: ComponentInventory, obj: Obj) -> None:
     for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
         if container.get("image"):
             inv.images.add(str(container["image"]))
+        else:
+            inv.imageless.append(f"{name} {container.get('name')}")
         resources = container.get("resources") or {}
         missing = [
             f"{kind}.{r}"

@@ -58,3 +58,22 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _Dumper.add_representer(str, _str)
+
+
+def container_patch(deployment: str, container: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A kustomize patch merging `fields` into one container of one Deployment.
+
+    Strategic merge: containers merge by name, so a name upstream does not have would add a
+    container; the upstream rung (every container has an image) catches that.
+    """
+    return {
+        "target": {"kind": "Deployment", "name": f"^{deployment}$"},
+        "patch": yaml.safe_dump(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": deployment},
+                "spec": {"template": {"spec": {"containers": [{"name": container, **fields}]}}},
+            }
+        ),
+    }

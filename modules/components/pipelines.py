@@ -47,12 +47,13 @@ import pulumi
 import pulumi_random as random
 import yaml
 
-from modules import manifests, minio_users, netpol
+from modules import manifests, minio_users, netpol, overlays
 from modules.component import Context, PlatformComponent
 from modules.components import minio
 from modules.components.istio import NAMESPACE as GATEWAY_NAMESPACE
 from modules.components.istio import PLATFORM_GATEWAY
 from modules.components.kubeflow_namespace import NAMESPACE
+from modules.config.pipelines import Pipelines as PipelinesConfig
 
 ARTIFACT_SECRET = "mlpipeline-minio-artifact"  # KFP's keys, in `kubeflow` only
 ARTIFACT_KEYS = ("accesskey", "secretkey")  # the key names KFP reads from it
@@ -125,7 +126,11 @@ class Pipelines(PlatformComponent):
                     {"name": API_SERVER, "count": cfg.api_server_replicas},
                     {"name": UI, "count": cfg.ui_replicas},
                 ],
-                "patches": [*object_store_patches(), _gateway_patch()],
+                "patches": [
+                    *object_store_patches(),
+                    _gateway_patch(),
+                    *resource_patches(cfg),
+                ],
             },
             [base],
         )
@@ -206,22 +211,18 @@ def object_store_patches() -> list[dict[str, object]]:
     ]
 
 
+def resource_patches(cfg: PipelinesConfig) -> list[dict[str, Any]]:
+    """Requests and limits on every KFP container (defaults, or config by Deployment)."""
+    return [
+        overlays.container_patch(deployment, container, {"resources": resources.as_k8s()})
+        for deployment, (container, resources) in cfg.container_resources().items()
+    ]
+
+
 def _env_patch(deployment: str, container: str, env: dict[str, str]) -> dict[str, object]:
     """Set env values on one container (replacing a `valueFrom` where upstream has one)."""
     entries = [{"name": k, "value": v, "valueFrom": None} for k, v in env.items()]
-    return {
-        "target": {"kind": "Deployment", "name": f"^{deployment}$"},
-        "patch": yaml.safe_dump(
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": deployment},
-                "spec": {
-                    "template": {"spec": {"containers": [{"name": container, "env": entries}]}}
-                },
-            }
-        ),
-    }
+    return overlays.container_patch(deployment, container, {"env": entries})
 
 
 def _gateway_patch() -> dict[str, object]:

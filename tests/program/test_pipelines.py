@@ -10,9 +10,10 @@ import yaml
 
 from modules import minio_users, releases
 from modules.components import minio, pipelines
+from modules.config.pipelines import CONTAINERS
 from modules.graph import CONFIG_GROUP, KUSTOMIZE
 from modules.overlays import UPSTREAM_OVERLAYS
-from tests.conftest import assert_rejected, stack_config
+from tests.conftest import assert_rejected, evaluate, secrets_for, stack_config
 from tests.schema import problems
 
 TOKEN = "mlplatform:pipelines:Pipelines"
@@ -63,9 +64,32 @@ def _patch(k, kind, name):
     return yaml.safe_load(found["patch"])
 
 
+def _containers(k, deployment):
+    """The container patches of one Deployment (env and resources are separate patches)."""
+    target = {"kind": "Deployment", "name": f"^{deployment}$"}
+    return [
+        c
+        for p in k["patches"]
+        if p["target"] == target
+        for c in yaml.safe_load(p["patch"])["spec"]["template"]["spec"]["containers"]
+    ]
+
+
 def _patched_env(k, deployment):
-    (container,) = _patch(k, "Deployment", deployment)["spec"]["template"]["spec"]["containers"]
+    (container,) = [c for c in _containers(k, deployment) if "env" in c]
     return {e["name"]: e["value"] for e in container["env"]}
+
+
+def test_every_kfp_container_is_sized_and_config_overrides_one():
+    config = stack_config("dev")
+    sized = {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}
+    config["platform"]["components"]["pipelines"]["resources"] = {"mysql": sized}
+    _, k = _kustomization(evaluate(config, "dev", secrets_for("dev")))
+    for deployment, (container, default) in CONTAINERS.items():
+        (patch,) = [c for c in _containers(k, deployment) if "resources" in c]
+        assert patch["name"] == container
+        expected = sized if deployment == "mysql" else default.as_k8s()
+        assert patch["resources"] == expected
 
 
 def test_artifacts_go_to_the_platform_minio_with_kfps_own_user(program):
@@ -228,7 +252,12 @@ BAD = {
     "typo in pipelines": (
         {"pipelines": {"uiReplica": 2}},
         "platform.components.pipelines.uiReplica: unknown key; allowed keys here: "
-        "apiServerReplicas, enabled, uiReplicas",
+        "apiServerReplicas, enabled, resources, uiReplicas",
+    ),
+    "unknown KFP deployment": (
+        {"pipelines": {"resources": {"ml-pipelin": {}}}},
+        "platform.components.pipelines.resources: unknown KFP Deployment(s) "
+        "ml-pipelin",
     ),
 }
 

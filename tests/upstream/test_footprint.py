@@ -27,6 +27,8 @@ def test_every_container_has_requests_and_limits(env, release):
     inventories = inventory.inventory(rendered(env, release).objects)
     unbounded = [f"{c}: {u}" for c, inv in inventories.items() for u in inv.unbounded]
     assert unbounded == [], "\n".join(unbounded)
+    # A resource patch naming a container upstream lacks would add an image-less container.
+    assert [i for inv in inventories.values() for i in inv.imageless] == []
 
 
 DEV_RELEASES = sorted({r for env, r in CASES if env == "dev"})
