@@ -1,4 +1,4 @@
-"""Serving: KServe (CRD chart, then controller chart), Knative Serving in knative mode, ModelMesh.
+"""Serving: KServe (CRD chart, then controller chart), and Knative Serving in knative mode.
 
 The deployment mode name KServe understands comes from the catalogue (`RawDeployment` /
 `Serverless` before 0.16, `Standard` / `Knative` after). ClusterServingRuntimes are the
@@ -7,11 +7,9 @@ chart's own; config only switches each one on or off.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import pulumi
-import pulumi_random as random
 
 from modules import manifests, netpol
 from modules.component import Context, PlatformComponent
@@ -20,12 +18,9 @@ from modules.config.serving import RUNTIME_CHART_KEYS
 
 NAMESPACE = "kserve"
 KNATIVE_NAMESPACE = "knative-serving"
-MODELMESH_NAMESPACE = "modelmesh-serving"
-MODELMESH_ETCD_SECRET = "model-serving-etcd"
 CONTROLLER_LABELS = {"control-plane": "kserve-controller-manager"}
 WEBHOOK_PORT = 9443  # the controller's webhook-server container port (Service 443 -> 9443)
 METRICS_PORT = 8443  # kube-rbac-proxy in front of the controller's 127.0.0.1:8080 metrics
-ETCD_PORT = 2379
 GATEWAY_SERVICE = f"{istio.GATEWAY_RELEASE}.{istio.NAMESPACE}.svc.cluster.local"
 # Our objects that share a name with upstream ConfigMaps are server-side-applied over them.
 _PATCH = {"pulumi.com/patchForce": "true"}
@@ -41,8 +36,6 @@ class Serving(PlatformComponent):
         helm = kserve.source.helm
         if helm is None or helm.crds_chart is None or kserve.deployment_modes is None:
             raise ValueError("catalogue: kserve needs a Helm source with crds_chart and modes")
-        for message in cfg.deprecations():
-            pulumi.log.warn(message, resource=self)
         self.deployment_mode = kserve.deployment_modes[cfg.mode]  # type: ignore[index]
 
         base = self.objects("kserve-base", base_objects(ctx.config.network.api_server_cidrs))
@@ -64,46 +57,7 @@ class Serving(PlatformComponent):
             self.monitors = self.objects(
                 "kserve-monitors", [controller_monitor(monitoring_api)], depends_on=[self.helm]
             )
-        if cfg.modelmesh.enabled:
-            self._modelmesh(ctx)
         self.register_outputs({"deployment_mode": self.deployment_mode})
-
-    def _modelmesh(self, ctx: Context) -> None:
-        """Deprecated ModelMesh: its namespace, generated etcd credentials, the upstream app."""
-        password = random.RandomPassword(
-            "modelmesh-etcd-password",
-            length=32,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        etcd = ctx.config.components.serving.modelmesh.etcd_endpoints
-        connection = pulumi.Output.secret(password.result).apply(
-            lambda pw: json.dumps(
-                {"endpoints": etcd, "userid": "root", "password": pw, "root_prefix": "modelmesh"}
-            )
-        )
-        base = self.objects(
-            "modelmesh-base",
-            [
-                manifests.namespace(MODELMESH_NAMESPACE, "baseline"),
-                manifests.secret(
-                    MODELMESH_ETCD_SECRET,
-                    MODELMESH_NAMESPACE,
-                    {"etcd_connection": connection},
-                ),
-                *netpol.baseline(MODELMESH_NAMESPACE, self.ctx.config.network.api_server_cidrs),
-                netpol.allow_same_namespace(MODELMESH_NAMESPACE),
-                netpol.allow_webhooks(MODELMESH_NAMESPACE, [WEBHOOK_PORT]),
-                netpol.policy(
-                    "allow-etcd",
-                    MODELMESH_NAMESPACE,
-                    egress=[{"ports": [{"protocol": "TCP", "port": ETCD_PORT}]}],
-                ),
-            ],
-        )
-        self.modelmesh = self.kustomize(
-            "modelmesh", "modelmesh", depends_on=[base, self.helm], namespace=MODELMESH_NAMESPACE
-        )
 
 
 def base_objects(api_server_cidrs: Sequence[str] = ()) -> list[manifests.Obj]:

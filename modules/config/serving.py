@@ -1,8 +1,8 @@
-"""Serving config: KServe (standard or knative mode), its runtimes, and deprecated ModelMesh."""
+"""Serving config: KServe (standard or knative mode) and its runtimes."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -37,19 +37,18 @@ RuntimeName = Literal[
     "pmml",
     "paddle",
 ]
-MODELMESH_DEPRECATION = (
-    "components.serving.modelmesh is deprecated: ModelMesh Serving was archived upstream in "
-    "April 2026 (last release v0.12.0); serve with KServe InferenceServices instead"
+# ModelMesh was removed: its last release (v0.12.0, repository archived April 2026) cannot be
+# installed correctly beside the platform's KServe. Its config/default ships the
+# InferenceService, ServingRuntime and ClusterServingRuntime CRDs "Copied from
+# https://github.com/kserve/kserve/blob/v0.12.0" (kserve/modelmesh-serving v0.12.0,
+# config/crd/bases), which would replace KServe's own; it puts its webhook Service,
+# Certificate and Issuer in a namespace `system` and leaves controller RBAC and runtimes to
+# scripts/install.sh; and it needs an etcd (Secret `model-serving-etcd`) the platform does not run.
+MODELMESH_REMOVED = (
+    "modelmesh was removed from the platform: ModelMesh Serving was archived upstream in "
+    "April 2026 and its last release (v0.12.0) ships KServe 0.12's CRDs and needs an etcd; "
+    "serve models with KServe InferenceServices (serving.mode) and delete this key"
 )
-
-
-class ModelMesh(Model):
-    """Deprecated, off by default. etcd is not installed here: point at one you run."""
-
-    enabled: bool = False
-    etcd_endpoints: str = Field(
-        "http://etcd.modelmesh-serving.svc.cluster.local:2379", pattern=r"^https?://"
-    )
 
 
 class Serving(Model):
@@ -58,17 +57,19 @@ class Serving(Model):
         "standard", description="a deployment mode of the release's KServe: standard or knative"
     )
     runtimes: list[RuntimeName] = ["sklearn", "xgboost", "lightgbm"]
-    modelmesh: ModelMesh = ModelMesh()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_modelmesh(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "modelmesh" in data:
+            raise ValueError(MODELMESH_REMOVED)
+        return data
 
     @model_validator(mode="after")
     def _unique_runtimes(self) -> Serving:
         if len(self.runtimes) != len(set(self.runtimes)):
             raise ValueError(f"runtimes repeat a name: {self.runtimes}")
         return self
-
-    def deprecations(self) -> list[str]:
-        """Warnings to log (the config is allowed, but the feature is on its way out)."""
-        return [MODELMESH_DEPRECATION] if self.enabled and self.modelmesh.enabled else []
 
 
 def release_problems(config: PlatformConfig) -> list[str]:
@@ -92,6 +93,4 @@ def release_problems(config: PlatformConfig) -> list[str]:
         problems.append(f"{path}.mode: release {release.release} pins no Knative Serving")
     if serving.mode == "knative" and not config.components.istio.enabled:
         problems.append(f"{path}.mode: knative mode needs components.istio (net-istio)")
-    if serving.modelmesh.enabled and not release.has("modelmesh"):
-        problems.append(f"{path}.modelmesh.enabled: release {release.release} pins no ModelMesh")
     return problems

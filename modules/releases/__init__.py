@@ -92,7 +92,6 @@ ComponentName = Literal[
     "kueue",
     "kserve",
     "knative_serving",
-    "modelmesh",
     "nvidia_device_plugin",
 ]
 

@@ -20,9 +20,8 @@ def _gpu(**settings):
 
 
 def everything_on(cfg):
-    """GPU plugin and (deprecated) ModelMesh on: one graph shared with test_serving."""
+    """GPU plugin on: one graph shared with test_serving."""
     cfg["platform"]["components"].setdefault("gpu", {}).update(enabled=True)
-    cfg["platform"]["components"].setdefault("serving", {}).update(modelmesh={"enabled": True})
 
 
 def _plugin_config(g):

@@ -1,19 +1,17 @@
-"""Serving (KServe, Knative in knative mode, deprecated ModelMesh) under mocks."""
+"""Serving (KServe, Knative in knative mode) under mocks; ModelMesh is refused."""
 
-import pulumi
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
 import pytest
 
 from modules import releases
-from modules.config.serving import MODELMESH_DEPRECATION, RUNTIME_CHART_KEYS
-from modules.graph import CHART, CONFIG_GROUP, KUSTOMIZE
-from modules.mockrun import run
+from modules.config.serving import MODELMESH_REMOVED, RUNTIME_CHART_KEYS
+from modules.graph import CHART, CONFIG_GROUP
 from tests.conftest import assert_rejected, stack_config
 from tests.program.test_gpu import everything_on
 from tests.schema import problems
 
 TOKEN = "mlplatform:serving:Serving"
-MINE = {"kserve-base", "kserve-monitors", "knative-serving-config", "modelmesh-base"}
+MINE = {"kserve-base", "kserve-monitors", "knative-serving-config"}
 
 
 def _serving(**settings):
@@ -175,37 +173,13 @@ def test_objects_are_schema_valid(program, env_release):
     version = stack_config(env, release)["platform"]["kubernetesVersion"]
     g = program(env, release, edit=everything_on)
     mine = [o for o in g.objects() if o.owner.name in MINE]
-    assert {o.owner.name for o in mine} >= {"kserve-base", "kserve-monitors", "modelmesh-base"}
+    assert {o.owner.name for o in mine} >= {"kserve-base", "kserve-monitors"}
     assert [f"{o.ref}: {p}" for o in mine for p in problems(o.obj, version)] == []
 
 
 def test_serving_can_be_turned_off(program):
     g = program("dev", edit=_serving(enabled=False))
     assert not g.has("serving") and not g.has("kserve") and not g.has("kserve-crd")
-
-
-def test_modelmesh_off_by_default(program, env_release):
-    g = program(*env_release)
-    assert not g.has("modelmesh") and not g.has("modelmesh-base")
-
-
-def test_modelmesh_when_enabled_warns_and_generates_etcd_secret(monkeypatch):
-    warnings: list[str] = []
-    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: warnings.append(msg))
-    cfg = stack_config("dev")
-    _serving(modelmesh={"enabled": True})(cfg)
-    g = run(cfg, stack="dev")
-    assert MODELMESH_DEPRECATION in warnings
-    app = g.named("modelmesh", KUSTOMIZE)
-    mm = releases.load("1.11").component("modelmesh").source.kustomize
-    assert app.inputs["directory"] == f"{mm.url}?ref={mm.ref}"
-    assert app.inputs["namespace"] == "modelmesh-serving"
-    assert g.depends_on(app, g.named("kserve", CHART))
-    assert g.depends_on(app, g.named("modelmesh-base", CONFIG_GROUP))
-    base = g.named("modelmesh-base", CONFIG_GROUP)
-    index = next(i for i, o in enumerate(base.inputs["objs"]) if o["kind"] == "Secret")
-    assert f"objs[{index}].stringData.etcd_connection" in base.secret_paths
-    assert "mock-password" in base.inputs["objs"][index]["stringData"]["etcd_connection"]
 
 
 BAD = {
@@ -237,14 +211,14 @@ BAD = {
         _serving(runtimes=["sklearn", "sklearn"]),
         "platform.components.serving: runtimes repeat a name: ['sklearn', 'sklearn']",
     ),
-    "modelmesh etcd not a URL": (
-        _serving(modelmesh={"enabled": True, "etcdEndpoints": "etcd:2379"}),
-        "platform.components.serving.modelmesh.etcdEndpoints: String should match pattern",
+    "modelmesh, removed": (
+        _serving(modelmesh={"enabled": False}),
+        f"platform.components.serving: {MODELMESH_REMOVED}",
     ),
     "typo in serving": (
         _serving(deploymentMode="standard"),
         "platform.components.serving.deploymentMode: unknown key; allowed keys here: enabled, "
-        "mode, modelmesh, runtimes",
+        "mode, runtimes",
     ),
 }
 

@@ -14,7 +14,6 @@ EVERY_RELEASE_SHIPS = {
     "kueue",
     "kserve",
     "knative_serving",
-    "modelmesh",
     "nvidia_device_plugin",
 }
 
@@ -52,11 +51,6 @@ def test_kserve_mode_names_follow_upstream_rename():
         "standard": "Standard",
         "knative": "Knative",
     }
-
-
-def test_modelmesh_is_marked_deprecated():
-    for name in releases.available():
-        assert "archived" in (releases.load(name).component("modelmesh").deprecated or "")
 
 
 def test_unknown_release_names_the_choices():
