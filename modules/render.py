@@ -27,7 +27,15 @@ from modules.upstream import Cache
 
 Obj = dict[str, Any]
 TOOLS = ROOT / ".tools" / "bin"
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe loading; a bare `=` (YAML 1.1's value tag, e.g. in prometheus-operator's CRD
+    enums) is the string it is in YAML 1.2, as the API server reads it."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:value", _Loader.construct_yaml_str)
+_LOADER = _Loader
 
 
 class RenderError(RuntimeError):
