@@ -74,9 +74,17 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
     enabled = config.components
     built: dict[str, pulumi.Resource] = {}
 
-    monitoring = Monitoring(ctx) if enabled.monitoring.enabled else None
-    cert_manager = (
-        CertManager(ctx, depends_on=[monitoring]) if enabled.cert_manager.enabled else None
+    # cert-manager first: it issues the monitoring operator's webhook certificate, and
+    # monitoring applies cert-manager's ServiceMonitor after its CRDs.
+    cert_manager = CertManager(ctx) if enabled.cert_manager.enabled else None
+    monitoring = (
+        Monitoring(
+            ctx,
+            depends_on=[cert_manager],
+            monitors=cert_manager.monitors if cert_manager else (),
+        )
+        if enabled.monitoring.enabled
+        else None
     )
     issuer = (
         cert_manager.issuer_name if cert_manager else config.ingress.tls.existing_cluster_issuer

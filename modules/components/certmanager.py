@@ -1,4 +1,9 @@
-"""cert-manager and the platform's ClusterIssuer (self-signed CA for dev, ACME or existing)."""
+"""cert-manager and the platform's ClusterIssuer (self-signed CA for dev, ACME or existing).
+
+cert-manager comes before monitoring (whose operator webhook certificate it issues), so its
+chart's ServiceMonitor, which needs monitoring's CRDs, is ours (`CertManager.monitors`) and
+monitoring applies it after its chart.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ NAMESPACE = "cert-manager"
 PLATFORM_ISSUER = "mlplatform"
 WEBHOOK_PORT = 10250  # cert-manager webhook's secure port
 METRICS_PORT = 9402
+RELEASE = "cert-manager"
 
 
 class CertManager(PlatformComponent):
@@ -42,7 +48,7 @@ class CertManager(PlatformComponent):
             "podDisruptionBudget": {"enabled": ha, "maxUnavailable": 1},
         }
         self.helm = self.chart(
-            "cert-manager",
+            RELEASE,
             "cert_manager",
             NAMESPACE,
             {
@@ -50,7 +56,10 @@ class CertManager(PlatformComponent):
                 **per_deployment,
                 "webhook": per_deployment,
                 "cainjector": per_deployment,
-                "prometheus": {"enabled": monitoring, "servicemonitor": {"enabled": monitoring}},
+                # A post-install hook Job (never applied by Pulumi, which awaits the webhook).
+                "startupapicheck": {"enabled": False},
+                # The metrics Services; their ServiceMonitor is ours (`monitors`).
+                "prometheus": {"enabled": monitoring, "servicemonitor": {"enabled": False}},
             },
             depends_on=[ns],
         )
@@ -63,7 +72,49 @@ class CertManager(PlatformComponent):
                 "cluster-issuers", issuer_objects(ctx, api), depends_on=[self.helm]
             )
             self.issuer_name = pulumi.Output.from_input(PLATFORM_ISSUER)
+        # For Monitoring to apply once the ServiceMonitor CRD exists.
+        self.monitors = (
+            [service_monitor(ctx.component("monitoring").api("monitoring"))] if monitoring else []
+        )
         self.register_outputs({"issuer_name": self.issuer_name})
+
+
+def service_monitor(api: str) -> manifests.Obj:
+    """What the chart's own ServiceMonitor selects and scrapes (cert-manager/cert-manager
+    deploy/charts/cert-manager/templates/servicemonitor.yaml, v1.16.1 and v1.19.4): the
+    metrics Services of the three Deployments, container port `http-metrics` (9402) in both.
+    """
+    return {
+        "apiVersion": api,
+        "kind": "ServiceMonitor",
+        "metadata": manifests.meta(RELEASE, NAMESPACE),
+        "spec": {
+            "jobLabel": RELEASE,
+            "selector": {
+                "matchExpressions": [
+                    {
+                        "key": "app.kubernetes.io/name",
+                        "operator": "In",
+                        "values": ["cainjector", "cert-manager", "webhook"],
+                    },
+                    {"key": "app.kubernetes.io/instance", "operator": "In", "values": [RELEASE]},
+                    {
+                        "key": "app.kubernetes.io/component",
+                        "operator": "In",
+                        "values": ["cainjector", "controller", "webhook"],
+                    },
+                ]
+            },
+            "endpoints": [
+                {
+                    "targetPort": "http-metrics",
+                    "path": "/metrics",
+                    "interval": "60s",
+                    "scrapeTimeout": "30s",
+                }
+            ],
+        },
+    }
 
 
 def issuer_objects(ctx: Context, api: str) -> list[manifests.Obj]:

@@ -1,9 +1,23 @@
-"""Monitoring: kube-prometheus-stack plus the platform's alert rules (overlays/monitoring)."""
+"""Monitoring: kube-prometheus-stack plus the platform's alert rules (overlays/monitoring).
+
+The chart's prometheus-operator serves its admission webhooks and metrics over TLS from the
+Secret `<fullname>-admission`, which by default only the Helm hook Job `<fullname>-admission-
+create` writes (and `-admission-patch` puts its CA into the webhook configurations); Pulumi
+never applies hooks. So cert-manager issues that Secret (`admissionWebhooks.certManager`: the
+chart's own self-signed CA Issuer and Certificate `<fullname>-admission`, and the webhook
+configurations carry `cert-manager.io/inject-ca-from` for cert-manager's CA injector), and
+monitoring is installed after cert-manager. Without cert-manager the webhooks and the
+operator's TLS are off. Read in prometheus-community/helm-charts, tags
+kube-prometheus-stack-{70.4.2,79.12.0,82.4.0}: templates/prometheus-operator/deployment.yaml
+(tls-secret volume), certmanager.yaml, admission-webhooks/job-patch/*.yaml (rendered only
+without certManager) and admission-webhooks/*WebhookConfiguration.yaml.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -20,6 +34,17 @@ OPERATOR_WEBHOOK_PORT = 10250
 RULES_OVERLAYS = Path(__file__).resolve().parents[2] / "overlays" / "monitoring"
 # Prometheus pods carry this label; NetworkPolicies allow scraping from it.
 PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus"}
+# The operator's config-reloader sidecar (and init container) in every Prometheus and
+# Alertmanager pod; the chart passes these as operator flags, default 0 (unbounded).
+RELOADER_RESOURCES = {
+    "requests": {"cpu": "10m", "memory": "24Mi"},
+    "limits": {"cpu": "100m", "memory": "64Mi"},
+}
+# Grafana's dashboard/datasource sidecars (k8s-sidecar, Python).
+GRAFANA_SIDECAR_RESOURCES = {
+    "requests": {"cpu": "10m", "memory": "64Mi"},
+    "limits": {"cpu": "200m", "memory": "128Mi"},
+}
 
 
 def rules_overlay(environment: str) -> Path:
@@ -36,10 +61,18 @@ def rules_overlay(environment: str) -> Path:
 class Monitoring(PlatformComponent):
     """Prometheus selects every ServiceMonitor, PodMonitor and PrometheusRule in the cluster."""
 
-    def __init__(self, ctx: Context, depends_on: Sequence[pulumi.Resource | None] = ()) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        depends_on: Sequence[pulumi.Resource | None] = (),
+        monitors: Sequence[manifests.Obj] = (),
+    ) -> None:
+        """`monitors`: ServiceMonitors/PodMonitors of components installed before monitoring
+        (their charts cannot create them without its CRDs), applied after the chart."""
         super().__init__("monitoring:Monitoring", "monitoring", ctx, depends_on)
         cfg = ctx.config.components.monitoring
         ha = ctx.config.high_availability
+        cert_manager = ctx.config.components.cert_manager.enabled
         password = random.RandomPassword(
             "grafana-admin-password",
             length=24,
@@ -83,6 +116,11 @@ class Monitoring(PlatformComponent):
             NAMESPACE,
             {
                 "fullnameOverride": "kps",
+                "prometheusOperator": {
+                    "resources": cfg.operator_resources.as_k8s(),
+                    "prometheusConfigReloader": {"resources": RELOADER_RESOURCES},
+                    **operator_tls(cert_manager),
+                },
                 "prometheus": {
                     "prometheusSpec": {
                         "replicas": cfg.prometheus_replicas,
@@ -101,9 +139,14 @@ class Monitoring(PlatformComponent):
                     "podDisruptionBudget": {"enabled": ha and cfg.prometheus_replicas > 1},
                 },
                 "alertmanager": {
-                    "alertmanagerSpec": {"replicas": cfg.alertmanager_replicas},
+                    "alertmanagerSpec": {
+                        "replicas": cfg.alertmanager_replicas,
+                        "resources": cfg.alertmanager_resources.as_k8s(),
+                    },
                     "podDisruptionBudget": {"enabled": ha and cfg.alertmanager_replicas > 1},
                 },
+                "kube-state-metrics": {"resources": cfg.kube_state_metrics_resources.as_k8s()},
+                "prometheus-node-exporter": {"resources": cfg.node_exporter_resources.as_k8s()},
                 "grafana": {
                     "enabled": cfg.grafana,
                     "admin": {
@@ -111,13 +154,26 @@ class Monitoring(PlatformComponent):
                         "userKey": "admin-user",
                         "passwordKey": "admin-password",
                     },
+                    "resources": cfg.grafana_resources.as_k8s(),
+                    "sidecar": {"resources": GRAFANA_SIDECAR_RESOURCES},
+                    "testFramework": {"enabled": False},  # `helm test` hooks only
                 },
             },
             depends_on=[base],
         )
+        if monitors:
+            self.monitors = self.objects("platform-monitors", list(monitors), [self.helm])
         self.rules = k8s.kustomize.v2.Directory(
             "platform-alert-rules",
             directory=str(rules_overlay(ctx.config.environment)),
             opts=self._opts([self.helm]),
         )
         self.register_outputs({"namespace": NAMESPACE})
+
+
+def operator_tls(cert_manager: bool) -> dict[str, Any]:
+    """`prometheusOperator` values for its webhook certificate: issued by cert-manager, or
+    (without cert-manager) no admission webhooks and no TLS, so nothing mounts the Secret."""
+    if cert_manager:
+        return {"admissionWebhooks": {"certManager": {"enabled": True}}}
+    return {"admissionWebhooks": {"enabled": False}, "tls": {"enabled": False}}

@@ -180,9 +180,30 @@ class Monitoring(Toggle):
     retention: Duration = "2d"
     storage: PositiveQuantity = "10Gi"
     grafana: bool = True
-    resources: Resources = Resources(
+    resources: Resources = Resources(  # each Prometheus replica
         requests=ResourceList(cpu="200m", memory="512Mi"),
         limits=ResourceList(cpu="2", memory="2Gi"),
+    )
+    # The rest is small by default (a few series, a few objects); raise with the cluster size.
+    alertmanager_resources: Resources = Resources(
+        requests=ResourceList(cpu="10m", memory="32Mi"),
+        limits=ResourceList(cpu="200m", memory="128Mi"),
+    )
+    operator_resources: Resources = Resources(
+        requests=ResourceList(cpu="10m", memory="64Mi"),
+        limits=ResourceList(cpu="200m", memory="256Mi"),
+    )
+    kube_state_metrics_resources: Resources = Resources(
+        requests=ResourceList(cpu="10m", memory="64Mi"),
+        limits=ResourceList(cpu="200m", memory="256Mi"),
+    )
+    node_exporter_resources: Resources = Resources(  # per node
+        requests=ResourceList(cpu="10m", memory="32Mi"),
+        limits=ResourceList(cpu="200m", memory="64Mi"),
+    )
+    grafana_resources: Resources = Resources(
+        requests=ResourceList(cpu="50m", memory="128Mi"),
+        limits=ResourceList(cpu="500m", memory="512Mi"),
     )
 
 

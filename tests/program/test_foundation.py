@@ -39,7 +39,8 @@ def test_ordering_edges(program, env_release):
     g = program(*env_release)
     edges = [
         ("cluster-issuers", "cert-manager"),  # CRs after cert-manager's CRDs + webhook
-        ("cert-manager", "kube-prometheus-stack"),  # ServiceMonitor CRD first
+        ("kube-prometheus-stack", "cert-manager"),  # it issues the operator's webhook cert
+        ("platform-monitors", "kube-prometheus-stack"),  # cert-manager's ServiceMonitor: CRD
         ("istio-namespace", "cert-manager"),  # the gateway certificate needs an issuer
         ("istiod", "istio-base"),
         ("istio-ingressgateway", "istiod"),
