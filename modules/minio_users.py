@@ -1,7 +1,8 @@
 """A MinIO bucket and a user allowed only that bucket, upserted by an idempotent `mc` Job.
 
-Shared by every tenant (modules/tenancy/storage.py) and by Kubeflow Pipelines' own user
-(modules/components/pipelines.py), so that nothing but these Jobs ever holds MinIO's root
+Shared by every tenant (modules/tenancy/storage.py), by Kubeflow Pipelines' own user
+(modules/components/pipelines.py) and by MinIO's platform buckets (`buckets_job`,
+modules/components/minio.py), so that nothing but these Jobs ever holds MinIO's root
 credentials. The Job runs in `minio` with the root credentials of Secret `minio-root` and
 is idempotent: `mc mb --ignore-existing`, `mc admin policy create` and `mc admin user add`
 upsert, and the policy is attached only when missing (`mc admin policy attach` fails when it
@@ -12,6 +13,7 @@ is already in effect: minio/mc#4863). The user's keys reach the Job through a Se
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from modules.components import minio
@@ -22,9 +24,10 @@ SECRET_KEY = "AWS_SECRET_ACCESS_KEY"
 MC_CONFIG = "/tmp/mc"
 POLICY_ENV = "POLICY_JSON"  # the bucket policy, as the Job receives it
 
-SCRIPT = """set -eu
+ALIAS = """set -eu
 mc alias set platform "http://$MINIO_ENDPOINT" "$ROOT_USER" "$ROOT_PASSWORD" >/dev/null
-mc mb --ignore-existing "platform/$BUCKET"
+"""
+SCRIPT = f"""{ALIAS}mc mb --ignore-existing "platform/$BUCKET"
 if [ -n "$QUOTA_BYTES" ]; then mc admin bucket quota "platform/$BUCKET" --hard "$QUOTA_BYTES"; fi
 printf '%s' "$POLICY_JSON" > /tmp/policy.json
 mc admin policy create platform "$POLICY" /tmp/policy.json
@@ -33,6 +36,10 @@ case "$(mc admin policy entities platform --user "$ACCESS_KEY")" in
   *"$POLICY"*) echo "policy $POLICY already attached to $ACCESS_KEY" ;;
   *) mc admin policy attach platform "$POLICY" --user "$ACCESS_KEY" ;;
 esac
+"""
+BUCKETS_SCRIPT = f"""{ALIAS}for bucket in $BUCKETS; do
+  mc mb --ignore-existing "platform/$bucket"
+done
 """
 
 
@@ -83,20 +90,35 @@ def user_job(
     """Create `bucket`, a policy named `user` allowing only it, and the user with the keys of
     Secret `keys` (`component` labels the pod); restricted Pod Security compliant."""
     env: list[dict[str, Any]] = [
-        {"name": "MC_CONFIG_DIR", "value": MC_CONFIG},
-        {"name": "MINIO_ENDPOINT", "value": minio.ENDPOINT},
         {"name": "BUCKET", "value": bucket},
         {"name": "POLICY", "value": user},
         {"name": POLICY_ENV, "value": json.dumps(bucket_policy(bucket))},
         {"name": "QUOTA_BYTES", "value": quota_bytes},
-        _from_secret("ROOT_USER", minio.ROOT_SECRET, "rootUser"),
-        _from_secret("ROOT_PASSWORD", minio.ROOT_SECRET, "rootPassword"),
         _from_secret("ACCESS_KEY", keys, ACCESS_KEY),
         _from_secret("SECRET_KEY", keys, SECRET_KEY),
     ]
     md = meta(name, minio.NAMESPACE, **(labels or {}))
     secret_ref = f"/namespaces/{minio.NAMESPACE}/Secret/{keys}"
     md["annotations"] = {"config.kubernetes.io/depends-on": secret_ref}
+    return mc_job(md, SCRIPT, env, image, component)
+
+
+def buckets_job(name: str, buckets: Sequence[str], image: str, component: str) -> Obj:
+    """Create `buckets` (space-separated in $BUCKETS) when missing, and nothing else."""
+    env = [{"name": "BUCKETS", "value": " ".join(buckets)}]
+    return mc_job(meta(name, minio.NAMESPACE), BUCKETS_SCRIPT, env, image, component)
+
+
+def mc_job(md: Obj, script: str, env: list[dict[str, Any]], image: str, component: str) -> Obj:
+    """A Job in `minio` running `script` with `mc` aliased as `platform` (root credentials
+    from Secret `minio-root`) and `env`; restricted Pod Security compliant."""
+    env = [
+        {"name": "MC_CONFIG_DIR", "value": MC_CONFIG},
+        {"name": "MINIO_ENDPOINT", "value": minio.ENDPOINT},
+        _from_secret("ROOT_USER", minio.ROOT_SECRET, "rootUser"),
+        _from_secret("ROOT_PASSWORD", minio.ROOT_SECRET, "rootPassword"),
+        *env,
+    ]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -118,7 +140,7 @@ def user_job(
                         {
                             "name": "mc",
                             "image": image,
-                            "command": ["/bin/sh", "-c", SCRIPT],
+                            "command": ["/bin/sh", "-c", script],
                             "env": env,
                             "resources": {
                                 "requests": {"cpu": "10m", "memory": "32Mi"},

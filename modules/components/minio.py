@@ -1,4 +1,12 @@
-"""MinIO: the platform object store (pipelines, models, tenant buckets)."""
+"""MinIO: the platform object store (pipelines, models, tenant buckets).
+
+The chart (5.4.0) creates its `buckets`, `users`, `policies` and `svcaccts` only in the Helm
+hook Job `<fullname>-post-job` (charts.min.io minio 5.4.0 templates/post-job.yaml, rendered
+only when one of them is set), which Pulumi never applies: the platform buckets come from our
+own idempotent `mc` Job (modules/minio_users.py) once the server is up, and none of those
+values is passed. `users` is emptied because its default (console/console123) would land in
+the applied ConfigMap `<fullname>` (templates/configmap.yaml `add-user`) and feed the hook.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_random as random
 
-from modules import manifests, netpol
+from modules import manifests, minio_users, netpol
 from modules.component import Context, PlatformComponent
 
 NAMESPACE = "minio"
@@ -16,6 +24,7 @@ PORT = 9000
 ROOT_SECRET = "minio-root"
 ROOT_USER = "mlplatform-admin"
 PLATFORM_BUCKETS = ("mlpipeline", "models")
+BUCKETS_JOB = "platform-buckets"
 ENDPOINT = f"{SERVICE}.{NAMESPACE}.svc.cluster.local:{PORT}"
 
 
@@ -64,9 +73,7 @@ class Minio(PlatformComponent):
                 "fullnameOverride": SERVICE,
                 "persistence": {"enabled": True, "size": str(cfg.storage)},
                 "resources": cfg.resources.as_k8s(),
-                "buckets": [
-                    {"name": b, "policy": "none", "purge": False} for b in PLATFORM_BUCKETS
-                ],
+                "users": [],
                 "podDisruptionBudget": {
                     "enabled": ctx.config.high_availability and cfg.replicas > 1,
                     "maxUnavailable": 1,
@@ -75,6 +82,18 @@ class Minio(PlatformComponent):
                 "securityContext": {"enabled": True, "runAsUser": 1000, "fsGroup": 1000},
             },
             depends_on=[base],
+        )
+        self.buckets = self.objects(
+            "minio-buckets",
+            [
+                minio_users.buckets_job(
+                    BUCKETS_JOB,
+                    PLATFORM_BUCKETS,
+                    ctx.component("minio").images["mc"],
+                    "platform-storage",
+                )
+            ],
+            depends_on=[self.helm],
         )
         self.endpoint = pulumi.Output.from_input(ENDPOINT)
         self.register_outputs({"endpoint": self.endpoint, "root_password": self.root_password})
