@@ -439,7 +439,11 @@ def test_kfp_holds_its_own_minio_user_limited_to_its_bucket(env, release):
     assert env["BUCKET"] == pipelines.BUCKET
     assert _policy_buckets(env) == {pipelines.BUCKET}
     # The same Job as every tenant's (modules/minio_users.py), not a copy of it.
-    tenant_jobs = [o for o in c.ours(minio.NAMESPACE) if o.kind == "Job" and o is not job]
+    tenant_jobs = [
+        o
+        for o in c.ours(minio.NAMESPACE)
+        if o.kind == "Job" and TENANT_LABEL in (o.obj["metadata"].get("labels") or {})
+    ]
     assert tenant_jobs
     command = job.obj["spec"]["template"]["spec"]["containers"][0]["command"]
     assert all(
