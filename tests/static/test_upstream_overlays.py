@@ -144,7 +144,11 @@ def test_dex_overlay_leaves_only_the_workload(tmp_path):
     ]
     out = _build(tmp_path, "dex", upstream, {"replicas": [{"name": "dex", "count": 2}]})
     assert _names(out) == {("Deployment", "dex"), ("Service", "dex")}
-    assert next(o for o in out if o["kind"] == "Deployment")["spec"]["replicas"] == 2
+    deployment = next(o for o in out if o["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert set(container["resources"]) == {"requests", "limits"}
+    assert container["env"] == [{"name": "KEEP", "value": "1"}]
 
 
 def test_oauth2_proxy_overlay_hardens_and_drops_defaults(tmp_path):
@@ -152,14 +156,41 @@ def test_oauth2_proxy_overlay_hardens_and_drops_defaults(tmp_path):
         _obj("Namespace", "oauth2-proxy"),
         _obj("Secret", "oauth2-proxy", stringData={"cookie-secret": "default"}),
         _obj("VirtualService", "oauth2-proxy", "networking.istio.io/v1alpha3", spec={}),
-        _obj("ConfigMap", "oauth2-proxy-parameters", data={"FORCE_HTTPS": "false"}),
+        _obj(
+            "ConfigMap",
+            "oauth2-proxy-parameters",
+            data={"FORCE_HTTPS": "false", "ALLOW_SELF_SIGNED_ISSUER": "true"},
+        ),
         _deployment("oauth2-proxy", "oauth2-proxy"),
     ]
     out = _build(tmp_path, "oauth2-proxy", upstream)
     assert _names(out) == {("ConfigMap", "oauth2-proxy-parameters"), ("Deployment", "oauth2-proxy")}
     params = next(o for o in out if o["kind"] == "ConfigMap")
-    assert params["data"]["FORCE_HTTPS"] == "true"
+    assert params["data"] == {"FORCE_HTTPS": "true", "ALLOW_SELF_SIGNED_ISSUER": "false"}
     pod = next(o for o in out if o["kind"] == "Deployment")["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert pod["containers"][0]["env"] == [{"name": "KEEP", "value": "1"}]
+    assert set(pod["containers"][0]["resources"]) == {"requests", "limits"}
+
+
+def test_training_operator_overlay_drops_kubeflow_roles_and_bounds_the_operator(tmp_path):
+    rbac = "rbac.authorization.k8s.io/v1"
+    upstream = [
+        _obj("ClusterRole", name, rbac, rules=[])
+        for name in (
+            "kubeflow-training-admin",
+            "kubeflow-training-edit",
+            "kubeflow-training-view",
+            "training-operator",
+        )
+    ] + [_deployment("training-operator", "training-operator")]
+    out = _build(tmp_path, "training-operator", upstream)
+    assert _names(out) == {
+        ("ClusterRole", "training-operator"),
+        ("Deployment", "training-operator"),
+    }
+    pod = next(o for o in out if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert set(container["resources"]) == {"requests", "limits"}
+    assert container["env"] == [{"name": "KEEP", "value": "1"}]
