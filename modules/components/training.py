@@ -39,7 +39,7 @@ class Training(PlatformComponent):
         super().__init__("training:Training", "training", ctx, [*depends_on, kubeflow_namespace])
         cfg = ctx.config.components.training
         if cfg.operator:
-            self.operator = self.kustomize("training-operator", "training_operator")
+            self.operator = self.kustomize_overlay("training-operator", "training_operator", {})
             self.operator_extras = self.objects("training-operator-extras", operator_objects(ctx))
         self.trainer = cfg.trainer_on(ctx.config.release)
         self.num_proc_per_node_in: str | None = None

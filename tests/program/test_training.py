@@ -1,10 +1,14 @@
 """Training under mocks: Training Operator v1 everywhere, Trainer v2 where the release has it."""
 
+from pathlib import Path
+
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
 import pytest
+import yaml
 
 from modules import releases
 from modules.graph import CHART, CONFIG_GROUP, KUSTOMIZE
+from modules.overlays import UPSTREAM_OVERLAYS
 from tests.conftest import KUBERNETES_FOR, RELEASES, assert_rejected, stack_config
 from tests.schema import invalid_objects
 
@@ -25,8 +29,12 @@ def test_operator_everywhere_trainer_where_shipped(program, env_release):
     cat = releases.load(release)
     assert g.named("training", "mlplatform:training:Training")
     source = cat.component("training_operator").source.kustomize
-    operator = g.named("training-operator", KUSTOMIZE)
-    assert operator.inputs["directory"] == f"{source.url}?ref={source.ref}"
+    directory = Path(g.named("training-operator", KUSTOMIZE).inputs["directory"])
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    assert kustomization["resources"] == [f"{source.url}?ref={source.ref}"]
+    assert [(directory / c).resolve() for c in kustomization["components"]] == [
+        UPSTREAM_OVERLAYS / "training-operator"
+    ]
     assert g.has("kubeflow-trainer") is cat.has("trainer")
     if cat.has("trainer"):
         chart = g.named("kubeflow-trainer", CHART)
@@ -44,7 +52,8 @@ def test_kubeflow_namespace_is_created_once(program, env_release):
     namespaces = [o for o in g.objects() if o.kind == "Namespace" and o.name == "kubeflow"]
     assert [o.owner.name for o in namespaces] == ["kubeflow-namespace-base"]
     # The overlay we consume must not ship its own Namespace (standalone does).
-    assert "overlays/standalone" not in g.named("training-operator", KUSTOMIZE).inputs["directory"]
+    directory = Path(g.named("training-operator", KUSTOMIZE).inputs["directory"])
+    assert "overlays/standalone" not in (directory / "kustomization.yaml").read_text()
 
 
 def test_kubeflow_namespace_for_the_operator_alone(program):
