@@ -66,12 +66,12 @@ class Istio(PlatformComponent):
             "istiod",
             "istio",
             NAMESPACE,
+            # Top-level keys: istiod's templates read them there (facts.json values_read);
+            # `pilot.*` is only a legacy alias the chart copies up (zzy_descope_legacy.yaml).
             {
-                "pilot": {
-                    "replicaCount": cfg.pilot_replicas,
-                    "autoscaleEnabled": False,
-                    "resources": cfg.resources.as_k8s(),
-                },
+                "replicaCount": cfg.pilot_replicas,
+                "autoscaleEnabled": False,
+                "resources": cfg.resources.as_k8s(),
                 "global": {"defaultPodDisruptionBudget": {"enabled": ha}},
                 "meshConfig": {
                     "accessLogFile": "/dev/stdout",

@@ -89,7 +89,7 @@ def test_prod_is_highly_available_with_a_real_issuer(program):
         4,
         True,
     )
-    assert g.named("istiod", CHART).inputs["values"]["pilot"]["replicaCount"] == 2
+    assert g.named("istiod", CHART).inputs["values"]["replicaCount"] == 2
     assert g.named("istio-ingressgateway", CHART).inputs["values"]["podDisruptionBudget"]
     issuer = g.object("ClusterIssuer", "mlplatform")
     assert issuer["spec"]["acme"]["email"] == "platform-team@example.com"
@@ -122,6 +122,29 @@ def test_chart_versions_come_from_the_catalogue(program, env_release):
     cat = releases.load(release)
     assert g.named("cert-manager", CHART).inputs["version"] == cat.component("cert_manager").version
     assert g.named("istiod", CHART).inputs["version"] == cat.component("istio").version
+
+
+# Istio's gateway chart 1.26.1-1.26.3 rejects any values against its own schema (istio/istio
+# #57354, fixed in 1.26.4); tests/upstream/test_chart_semantics.py proves it on 1.26.1's files.
+GATEWAY_SCHEMA_BROKEN = {"1.26.1", "1.26.2", "1.26.3"}
+
+
+def test_no_release_pins_a_gateway_chart_that_rejects_its_values():
+    from modules import releases
+
+    pins = {r: releases.load(r).component("istio").version for r in releases.available()}
+    assert {r: v for r, v in pins.items() if v in GATEWAY_SCHEMA_BROKEN} == {}
+
+
+def test_istiod_values_are_top_level(program, env_release):
+    """istiod's templates read replicaCount/autoscaleEnabled/resources at the top level."""
+    env, release = env_release
+    values = program(env, release).named("istiod", CHART).inputs["values"]
+    assert "pilot" not in values
+    assert values["autoscaleEnabled"] is False
+    istio = stack_config(env, release)["platform"]["components"].get("istio", {})
+    if "resources" in istio:
+        assert values["resources"] == istio["resources"]
 
 
 def test_generated_credentials_are_secrets(program):
