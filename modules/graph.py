@@ -23,6 +23,7 @@ class Resource:
     dependencies: list[str]
     secret_paths: set[str] = field(default_factory=set)
     custom: bool = True
+    transforms: list[Any] = field(default_factory=list)  # its own (options), not run by mocks
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,11 @@ STAND_INS = (STAND_IN_PASSWORD, STAND_IN_BCRYPT, STAND_IN_CONFIG_SECRET)
 class _Mocks(pulumi.runtime.Mocks):
     """Outputs echo inputs; generated secrets get a recognisable fake value."""
 
+    def __init__(self) -> None:
+        self.transforms: list[Any] = []  # the last registered resource's own transforms
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.transforms = list(args.transforms)
         outputs = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = f"{STAND_IN_PASSWORD}{args.name}"
@@ -49,9 +53,10 @@ class _Mocks(pulumi.runtime.Mocks):
 
 
 class _RecordingMonitor(mocks.MockMonitor):
-    def __init__(self, m: pulumi.runtime.Mocks) -> None:
+    def __init__(self, m: _Mocks) -> None:
         super().__init__(m)
         self.recorded: list[Resource] = []
+        self.mocks: _Mocks = m
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
@@ -67,6 +72,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                     dependencies=list(request.dependencies),
                     secret_paths=set(_secret_paths(raw, "")),
                     custom=request.custom,
+                    transforms=self.mocks.transforms,
                 )
             )
         return response

@@ -2,19 +2,21 @@
 
 The deployment mode name KServe understands comes from the catalogue (`RawDeployment` /
 `Serverless` before 0.16, `Standard` / `Knative` after). ClusterServingRuntimes are the
-chart's own; config only switches each one on or off.
+chart's own; config only switches each one on or off: through the chart's values where the
+chart has the switches (0.16), else by setting `spec.disabled` on the chart's objects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 
 import pulumi
 
 from modules import manifests, netpol
 from modules.component import Context, PlatformComponent
 from modules.components import istio
-from modules.config.serving import RUNTIME_CHART_KEYS
+from modules.config.serving import RUNTIMES, RuntimeName
+from modules.releases import Component
 
 NAMESPACE = "kserve"
 KNATIVE_NAMESPACE = "knative-serving"
@@ -24,13 +26,21 @@ METRICS_PORT = 8443  # kube-rbac-proxy in front of the controller's 127.0.0.1:80
 GATEWAY_SERVICE = f"{istio.GATEWAY_RELEASE}.{istio.NAMESPACE}.svc.cluster.local"
 # Our objects that share a name with upstream ConfigMaps are server-side-applied over them.
 _PATCH = {"pulumi.com/patchForce": "true"}
+# KServe's chart switches its runtimes with `kserve.servingruntime.<key>.disabled` from 0.16
+# (kserve/kserve v0.16.0 charts/kserve-resources/templates/clusterservingruntimes.yaml); the
+# v0.15.0 and v0.15.2 templates read no such key and render every runtime enabled.
+CHART_SWITCHES_RUNTIMES_FROM = (0, 16)
 
 
 class Serving(PlatformComponent):
     """Outputs `deployment_mode`: the mode name KServe's controller was given."""
 
     def __init__(self, ctx: Context, depends_on: Sequence[pulumi.Resource | None] = ()) -> None:
-        super().__init__("serving:Serving", "serving", ctx, depends_on)
+        transforms = runtime_transforms(
+            ctx.component("kserve"), ctx.config.components.serving.runtimes
+        )
+        opts = pulumi.ResourceOptions(transforms=transforms) if transforms else None
+        super().__init__("serving:Serving", "serving", ctx, depends_on, opts)
         cfg = ctx.config.components.serving
         kserve = ctx.component("kserve")
         helm = kserve.source.helm
@@ -70,28 +80,67 @@ def base_objects(api_server_cidrs: Sequence[str] = ()) -> list[manifests.Obj]:
     ]
 
 
+def chart_switches_runtimes(kserve_version: str) -> bool:
+    """Whether this KServe chart version switches its runtimes through values."""
+    major, minor = (int(p) for p in kserve_version.lstrip("v").split(".")[:2])
+    return (major, minor) >= CHART_SWITCHES_RUNTIMES_FROM
+
+
+def disabled_runtimes(chosen: Sequence[RuntimeName]) -> frozenset[str]:
+    """The chart's ClusterServingRuntimes that config does not choose."""
+    return frozenset(o for n, r in RUNTIMES.items() if n not in chosen for o in r.objects)
+
+
+def runtime_transform(api: str, disabled: Set[str]) -> pulumi.ResourceTransform:
+    """Sets `spec.disabled: true` on the chart's ClusterServingRuntimes named in `disabled`."""
+    token = f"kubernetes:{api}:ClusterServingRuntime"
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        name = (args.props.get("metadata") or {}).get("name")
+        if args.type_ != token or name not in disabled:
+            return None
+        spec = {**(args.props.get("spec") or {}), "disabled": True}
+        return pulumi.ResourceTransformResult(props={**args.props, "spec": spec}, opts=args.opts)
+
+    return transform
+
+
+def runtime_transforms(
+    kserve: Component, chosen: Sequence[RuntimeName]
+) -> list[pulumi.ResourceTransform]:
+    """Serving's transforms (they reach the chart's objects): the runtime switch where the
+    chart has none of its own, else nothing."""
+    if chart_switches_runtimes(kserve.version):
+        return []
+    return [runtime_transform(kserve.api("runtimes"), disabled_runtimes(chosen))]
+
+
 def kserve_values(ctx: Context) -> dict[str, object]:
-    """Controller mode, routing through the platform Gateway, and the runtimes switched on."""
+    """Controller mode and resources, routing through the platform Gateway, and (where the
+    chart has the switches) the runtimes switched on."""
     cfg = ctx.config.components.serving
-    modes = ctx.component("kserve").deployment_modes or {}
-    wanted = {key for name in cfg.runtimes for key in RUNTIME_CHART_KEYS[name]}
-    every = {key for keys in RUNTIME_CHART_KEYS.values() for key in keys}
-    return {
-        "kserve": {
-            "controller": {
-                "deploymentMode": modes[cfg.mode],  # type: ignore[index]
-                "gateway": {
-                    "domain": ctx.config.ingress.domain,
-                    "urlScheme": "https",
-                    "ingressGateway": {
-                        "className": "istio",
-                        "gateway": f"{istio.NAMESPACE}/{istio.PLATFORM_GATEWAY}",
-                    },
+    kserve = ctx.component("kserve")
+    modes = kserve.deployment_modes or {}
+    values: dict[str, dict[str, object]] = {
+        "controller": {
+            "deploymentMode": modes[cfg.mode],  # type: ignore[index]
+            "gateway": {
+                "domain": ctx.config.ingress.domain,
+                "urlScheme": "https",
+                "ingressGateway": {
+                    "className": "istio",
+                    "gateway": f"{istio.NAMESPACE}/{istio.PLATFORM_GATEWAY}",
                 },
             },
-            "servingruntime": {key: {"disabled": key not in wanted} for key in sorted(every)},
+            "resources": cfg.controller_resources.as_k8s(),
+            "rbacProxy": {"resources": cfg.rbac_proxy_resources.as_k8s()},
         }
     }
+    if chart_switches_runtimes(kserve.version):
+        values["servingruntime"] = {
+            r.chart_key: {"disabled": name not in cfg.runtimes} for name, r in RUNTIMES.items()
+        }
+    return {"kserve": values}
 
 
 def knative_objects(ctx: Context) -> list[manifests.Obj]:

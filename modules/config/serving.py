@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from modules.config.base import Model
+from modules.config.base import Model, ResourceList, Resources
 
 if TYPE_CHECKING:
     from modules.config import PlatformConfig
 
-# Our runtime names -> the KServe chart's `kserve.servingruntime.<key>` block (0.15/0.16 charts);
-# each renders ClusterServingRuntime `kserve-<key>`, switched by `<key>.disabled`.
-RUNTIME_CHART_KEYS: dict[str, tuple[str, ...]] = {
-    "sklearn": ("sklearnserver",),
-    "xgboost": ("xgbserver",),
-    "lightgbm": ("lgbserver",),
-    "mlserver": ("mlserver",),
-    "huggingface": ("huggingfaceserver", "huggingfaceserver_multinode"),
-    "tensorflow": ("tensorflow",),
-    "torchserve": ("torchserve",),
-    "triton": ("tritonserver",),
-    "pmml": ("pmmlserver",),
-    "paddle": ("paddleserver",),
-}
 RuntimeName = Literal[
     "sklearn",
     "xgboost",
@@ -37,6 +24,35 @@ RuntimeName = Literal[
     "pmml",
     "paddle",
 ]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """One of KServe's chart runtimes: its `kserve.servingruntime.<chart_key>` values block
+    and the ClusterServingRuntimes it renders."""
+
+    chart_key: str
+    objects: tuple[str, ...]
+
+
+# Our runtime names -> KServe's (kserve/kserve charts/kserve-resources/templates/
+# clusterservingruntimes.yaml, the same names at v0.15.0, v0.15.2 and v0.16.0). From 0.16
+# `<chart_key>.disabled` switches them; `huggingfaceserver.disabled` also switches the multinode
+# runtime, which has no switch of its own.
+RUNTIMES: dict[RuntimeName, Runtime] = {
+    "sklearn": Runtime("sklearnserver", ("kserve-sklearnserver",)),
+    "xgboost": Runtime("xgbserver", ("kserve-xgbserver",)),
+    "lightgbm": Runtime("lgbserver", ("kserve-lgbserver",)),
+    "mlserver": Runtime("mlserver", ("kserve-mlserver",)),
+    "huggingface": Runtime(
+        "huggingfaceserver", ("kserve-huggingfaceserver", "kserve-huggingfaceserver-multinode")
+    ),
+    "tensorflow": Runtime("tensorflow", ("kserve-tensorflow-serving",)),
+    "torchserve": Runtime("torchserve", ("kserve-torchserve",)),
+    "triton": Runtime("tritonserver", ("kserve-tritonserver",)),
+    "pmml": Runtime("pmmlserver", ("kserve-pmmlserver",)),
+    "paddle": Runtime("paddleserver", ("kserve-paddleserver",)),
+}
 # ModelMesh was removed: its last release (v0.12.0, repository archived April 2026) cannot be
 # installed correctly beside the platform's KServe. Its config/default ships the
 # InferenceService, ServingRuntime and ClusterServingRuntime CRDs "Copied from
@@ -57,6 +73,15 @@ class Serving(Model):
         "standard", description="a deployment mode of the release's KServe: standard or knative"
     )
     runtimes: list[RuntimeName] = ["sklearn", "xgboost", "lightgbm"]
+    # The chart's own defaults (kserve.controller.resources and .rbacProxy.resources, 0.15/0.16).
+    controller_resources: Resources = Resources(
+        requests=ResourceList(cpu="100m", memory="300Mi"),
+        limits=ResourceList(cpu="100m", memory="300Mi"),
+    )
+    rbac_proxy_resources: Resources = Resources(
+        requests=ResourceList(cpu="100m", memory="300Mi"),
+        limits=ResourceList(cpu="100m", memory="300Mi"),
+    )
 
     @model_validator(mode="before")
     @classmethod

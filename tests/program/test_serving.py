@@ -1,12 +1,16 @@
 """Serving (KServe, Knative in knative mode) under mocks; ModelMesh is refused."""
 
+import typing
+
+import pulumi
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
 import pytest
 
 from modules import releases
-from modules.config.serving import MODELMESH_REMOVED, RUNTIME_CHART_KEYS
+from modules.components import serving
+from modules.config.serving import MODELMESH_REMOVED, RUNTIMES, RuntimeName, Serving
 from modules.graph import CHART, CONFIG_GROUP
-from tests.conftest import assert_rejected, stack_config
+from tests.conftest import RELEASES, assert_rejected, stack_config
 from tests.program.test_gpu import everything_on
 from tests.schema import problems
 
@@ -98,20 +102,95 @@ def test_kserve_uses_the_platform_gateway_and_domain(program, env_release):
     assert gateway["urlScheme"] == "https"
 
 
-def test_runtimes_switched_by_config(program):
-    runtimes = program("dev").named("kserve", CHART).inputs["values"]["kserve"]["servingruntime"]
-    enabled = {key for key, v in runtimes.items() if not v["disabled"]}
-    assert enabled == {"sklearnserver", "xgbserver"}
-    assert set(runtimes) == {k for keys in RUNTIME_CHART_KEYS.values() for k in keys}
-    staging = program("staging").named("kserve", CHART).inputs["values"]["kserve"]["servingruntime"]
-    assert not staging["huggingfaceserver"]["disabled"]
-    assert not staging["huggingfaceserver_multinode"]["disabled"]
+def _runtime_values(g):
+    return _controller_values(g).get("servingruntime")
+
+
+def _controller_values(g):
+    return g.named("kserve", CHART).inputs["values"]["kserve"]
+
+
+@pytest.mark.parametrize(
+    ("version", "switches"),
+    [("v0.15.0", False), ("v0.15.2", False), ("v0.16.0", True), ("v0.18.1", True)],
+)
+def test_only_charts_from_0_16_switch_runtimes_by_values(version, switches):
+    assert serving.chart_switches_runtimes(version) is switches
+
+
+def test_runtimes_switched_by_chart_values_on_0_16(program):
+    # staging: 26.03, KServe v0.16.0.
+    runtimes = _runtime_values(program("staging"))
+    chosen = stack_config("staging")["platform"]["components"]["serving"]["runtimes"]
+    assert set(runtimes) == {r.chart_key for r in RUNTIMES.values()}
+    assert "huggingfaceserver_multinode" not in runtimes  # 0.16 switches it by huggingfaceserver
+    assert {k for k, v in runtimes.items() if not v["disabled"]} == {
+        RUNTIMES[n].chart_key for n in chosen
+    }
+
+
+def _switched(transforms, api):
+    """Which of the chart's ClusterServingRuntimes stay enabled after `transforms`."""
+    enabled = set()
+    for name in (n for runtime in RUNTIMES.values() for n in runtime.objects):
+        obj = {"apiVersion": api, "kind": "ClusterServingRuntime", "metadata": {"name": name}}
+        token = f"kubernetes:{api}:ClusterServingRuntime"
+        for transform in transforms:
+            result = transform(
+                pulumi.ResourceTransformArgs(True, token, name, obj, pulumi.ResourceOptions())
+            )
+            obj = result.props if result else obj
+        if not obj.get("spec", {}).get("disabled"):
+            enabled.add(name)
+    return enabled
+
+
+@pytest.mark.parametrize("release", ["1.10", "1.11"])
+def test_runtimes_switched_by_a_transform_on_0_15(program, release):
+    """0.15 charts have no `disabled` keys: none are passed; Serving's transform (which reaches
+    the chart's objects) sets spec.disabled on the runtimes dev does not choose."""
+    g = program("dev", release)
+    assert _runtime_values(g) is None
+    transforms = g.named("serving", TOKEN).transforms
+    api = releases.load(release).component("kserve").api("runtimes")
+    assert _switched(transforms, api) == {"kserve-sklearnserver", "kserve-xgbserver"}
+    # Anything else the chart renders passes untouched.
+    other = pulumi.ResourceTransformArgs(
+        True, "kubernetes:apps/v1:Deployment", "kserve-sklearnserver", {}, pulumi.ResourceOptions()
+    )
+    assert [t(other) for t in transforms] == [None]
+
+
+def test_no_transform_where_the_chart_switches(program):
+    assert program("staging").named("serving", TOKEN).transforms == []
+
+
+def test_runtime_transform_only_where_the_chart_has_no_switches():
+    uses_transform = {
+        r: bool(serving.runtime_transforms(releases.load(r).component("kserve"), ["sklearn"]))
+        for r in RELEASES
+    }
+    assert uses_transform == {"1.10": True, "1.11": True, "26.03": False}
+
+
+def test_every_runtime_name_has_its_chart_runtimes():
+    assert set(RUNTIMES) == set(typing.get_args(RuntimeName))
 
 
 def test_default_runtimes_include_sklearn():
-    from modules.config.serving import Serving
-
     assert Serving().runtimes[0] == "sklearn" and len(Serving().runtimes) >= 3
+
+
+def test_controller_and_proxy_resources_from_config(program, env_release):
+    env, release = env_release
+    controller = _controller_values(program(env, release))["controller"]
+    cfg = Serving.model_validate(
+        stack_config(env, release)["platform"]["components"].get("serving", {})
+    )
+    assert controller["resources"] == cfg.controller_resources.as_k8s()
+    assert controller["rbacProxy"]["resources"] == cfg.rbac_proxy_resources.as_k8s()
+    for resources in (controller["resources"], controller["rbacProxy"]["resources"]):
+        assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
 
 
 def test_ordering_edges(program, env_release):
@@ -217,8 +296,8 @@ BAD = {
     ),
     "typo in serving": (
         _serving(deploymentMode="standard"),
-        "platform.components.serving.deploymentMode: unknown key; allowed keys here: enabled, "
-        "mode, runtimes",
+        "platform.components.serving.deploymentMode: unknown key; allowed keys here: "
+        "controllerResources, enabled, mode, rbacProxyResources, runtimes",
     ),
 }
 
