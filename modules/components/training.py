@@ -1,9 +1,12 @@
 """Training: Training Operator v1 (PyTorchJob) and, where the release ships it, Trainer v2.
 
-The operator is the upstream kustomize app in the shared `kubeflow` namespace; Trainer v2
-is the upstream OCI chart in `kubeflow-system` with JobSet as its subchart and the default
-ClusterTrainingRuntimes (`torch-distributed`, ...). Version skew between Trainer releases
-(where `numProcPerNode` lives) is a catalogue fact, exported for the scenarios.
+The operator is the upstream kustomize app (composed with overlays/upstream/training-operator)
+in the shared `kubeflow` namespace; Trainer v2
+is the upstream OCI chart in `kubeflow-system` with JobSet as its subchart; its default
+ClusterTrainingRuntimes (`torch-distributed`, ...) are the catalogue's `trainer_runtimes` app,
+since chart 2.1.0 ships none (no `runtimes.*` values, no runtime templates). Version skew
+between Trainer releases (where `numProcPerNode` lives) is a catalogue fact, exported for the
+scenarios.
 """
 
 from __future__ import annotations
@@ -58,8 +61,12 @@ class Training(PlatformComponent):
                 "kubeflow-trainer",
                 "trainer",
                 TRAINER_NAMESPACE,
-                {"jobset": {"install": True}, "runtimes": {"defaultEnabled": True}},
+                trainer_values(ctx),
                 depends_on=[base],
+            )
+            # After the chart: its CRDs, and its webhook that validates the runtimes.
+            self.runtimes = self.kustomize(
+                "trainer-runtimes", "trainer_runtimes", depends_on=[self.trainer_chart]
             )
         self.runtime = DEFAULT_RUNTIME if self.trainer else None
         self.register_outputs(
@@ -69,6 +76,15 @@ class Training(PlatformComponent):
                 "runtime": self.runtime,
             }
         )
+
+
+def trainer_values(ctx: Context) -> dict[str, object]:
+    """Trainer's chart values: JobSet installed as its subchart, both controllers bounded."""
+    cfg = ctx.config.components.training
+    return {
+        "manager": {"resources": cfg.trainer_resources.as_k8s()},
+        "jobset": {"install": True, "controller": {"resources": cfg.jobset_resources.as_k8s()}},
+    }
 
 
 def operator_objects(ctx: Context) -> list[manifests.Obj]:

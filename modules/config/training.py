@@ -5,13 +5,20 @@ from __future__ import annotations
 from pydantic import Field
 
 from modules import releases
-from modules.config.base import Model
+from modules.config.base import Model, ResourceList, Resources
 
 
 class Training(Model):
     operator: bool = Field(True, description="Training Operator v1 (PyTorchJob), every release")
     trainer: bool | None = Field(
         None, description="Trainer v2 (TrainJob); default: on where the release ships it"
+    )
+    # Trainer's controller manager has no requests or limits upstream (chart values.yaml
+    # `manager.resources: {}`); JobSet's defaults are the subchart's own (jobset 0.10.1).
+    trainer_resources: Resources = Resources()
+    jobset_resources: Resources = Resources(
+        requests=ResourceList(cpu="500m", memory="128Mi"),
+        limits=ResourceList(cpu="2", memory="4Gi"),
     )
 
     def trainer_on(self, release: str) -> bool:

@@ -89,6 +89,7 @@ ComponentName = Literal[
     "kfp",
     "training_operator",
     "trainer",
+    "trainer_runtimes",
     "kueue",
     "kserve",
     "knative_serving",

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from modules import releases
+from modules.config.training import Training
 from modules.graph import CHART, CONFIG_GROUP, KUSTOMIZE
 from modules.overlays import UPSTREAM_OVERLAYS
 from tests.conftest import KUBERNETES_FOR, RELEASES, assert_rejected, stack_config
@@ -41,10 +42,18 @@ def test_operator_everywhere_trainer_where_shipped(program, env_release):
         assert chart.inputs["chart"] == "oci://ghcr.io/kubeflow/charts/kubeflow-trainer"
         assert chart.inputs["version"] == cat.component("trainer").version
         assert chart.inputs["namespace"] == "kubeflow-system"
+        cfg = Training.model_validate(
+            stack_config(env, release)["platform"]["components"].get("training", {})
+        )
+        # Chart 2.1.0 declares no `runtimes.*`: its values are JobSet and the two controllers.
         assert chart.inputs["values"] == {
-            "jobset": {"install": True},
-            "runtimes": {"defaultEnabled": True},
+            "manager": {"resources": cfg.trainer_resources.as_k8s()},
+            "jobset": {"install": True, "controller": {"resources": cfg.jobset_resources.as_k8s()}},
         }
+        runtimes = cat.component("trainer_runtimes").source.kustomize
+        assert g.named("trainer-runtimes", KUSTOMIZE).inputs["directory"] == (
+            f"{runtimes.url}?ref={runtimes.ref}"
+        )
 
 
 def test_kubeflow_namespace_is_created_once(program, env_release):
@@ -73,6 +82,8 @@ def test_ordering_edges(program, env_release):
     if g.has("kubeflow-trainer"):
         trainer = g.named("kubeflow-trainer", CHART)
         assert g.depends_on(trainer, g.named("trainer-namespace", CONFIG_GROUP))
+        # The runtimes need the chart's CRDs and its validating webhook.
+        assert g.depends_on(g.named("trainer-runtimes", KUSTOMIZE), trainer)
     # Nothing of ours waits for training yet.
     training = g.named("training", "mlplatform:training:Training")
     assert not any(training.urn in r.dependencies for r in g.resources)
@@ -136,6 +147,7 @@ def test_no_pod_monitor_without_monitoring(program):
 def test_trainer_can_be_turned_off(program, release):
     g = program("dev", release, edit=_training(trainer=False))
     assert not g.has("kubeflow-trainer") and not g.has("trainer-namespace")
+    assert not g.has("trainer-runtimes")
     assert g.has("training-operator")
 
 
@@ -148,8 +160,6 @@ def test_operator_can_be_turned_off(program):
 
 
 def test_release_skew_comes_from_the_catalogue():
-    from modules.config import Training
-
     assert [Training().trainer_on(r) for r in RELEASES] == [
         releases.load(r).has("trainer") for r in RELEASES
     ]
@@ -158,7 +168,7 @@ def test_release_skew_comes_from_the_catalogue():
         for r in RELEASES
         if releases.load(r).has("trainer")
     }
-    assert placement == {"1.11": "runtime", "26.03": "trainjob"}
+    assert placement == {"1.11": "runtime", "26.03": "runtime"}
 
 
 BAD = {
@@ -176,7 +186,8 @@ BAD = {
     "typo in training key": (
         None,
         _training(operater=True),
-        "platform.components.training.operater: unknown key; allowed keys here: operator, trainer",
+        "platform.components.training.operater: unknown key; allowed keys here: "
+        "jobsetResources, operator, trainer, trainerResources",
     ),
 }
 
