@@ -135,6 +135,7 @@ class Kueue(PlatformComponent):
                 "enableCertManager": components.cert_manager.enabled,
                 "controllerManager": {
                     "replicas": cfg.replicas,
+                    "manager": {"resources": cfg.resources.as_k8s()},
                     "podDisruptionBudget": {
                         "enabled": ctx.config.high_availability and cfg.replicas > 1,
                         "minAvailable": 1,

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from modules.config.base import DnsLabel, Model, Replicas
+from modules.config.base import DnsLabel, Model, Replicas, ResourceList, Resources
 from modules.config.gpu import GPU_PRESENT_LABEL, Toleration
 
 # Go's time.ParseDuration units (Kueue parses timeouts with it): no days.
@@ -102,6 +102,11 @@ def _default_priorities() -> list[PriorityClassSpec]:
 class Kueue(Model):
     enabled: bool = True
     replicas: Replicas = 1
+    # The chart's own defaults (controllerManager.manager.resources, 0.11-0.16).
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="500m", memory="512Mi"),
+        limits=ResourceList(cpu="2", memory="512Mi"),
+    )
     wait_for_pods_ready: WaitForPodsReady = WaitForPodsReady()
     flavors: list[Flavor] = Field(default_factory=lambda: [Flavor(name="cpu")], min_length=1)
     priority_classes: list[PriorityClassSpec] = Field(

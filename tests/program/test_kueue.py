@@ -6,6 +6,7 @@ import yaml
 
 from modules import kueue_objects, releases
 from modules.components.kueue import manager_config
+from modules.config.kueue import Kueue
 from modules.graph import CHART, CONFIG_GROUP
 from modules.platform import load_config
 from tests.conftest import KUBERNETES_FOR, RELEASES, assert_rejected, stack_config
@@ -191,6 +192,16 @@ def test_per_environment_flavors(program):
     assert values["replicas"] == 2 and values["podDisruptionBudget"]["enabled"] is True
     dev = program("dev").named("kueue", CHART).inputs["values"]["controllerManager"]
     assert dev["replicas"] == 1 and dev["podDisruptionBudget"]["enabled"] is False
+
+
+def test_manager_resources_from_config(program, env_release):
+    env, release = env_release
+    manager = program(env, release).named("kueue", CHART).inputs["values"]["controllerManager"]
+    cfg = Kueue.model_validate(
+        stack_config(env, release)["platform"]["components"].get("kueue", {})
+    )
+    assert manager["manager"] == {"resources": cfg.resources.as_k8s()}
+    assert set(manager["manager"]["resources"]["limits"]) == {"cpu", "memory"}
 
 
 def test_kueue_can_be_turned_off(program):
