@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from modules.config.base import Model
+from modules.config.base import Model, ResourceList, Resources
 
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
@@ -40,6 +40,12 @@ class Gpu(Model):
     mig_strategy: Literal["none", "single", "mixed"] = "none"
     node_selector: dict[str, str] = {GPU_PRESENT_LABEL: "true"}
     tolerations: list[Toleration] = [Toleration(key=GPU_RESOURCE, effect="NoSchedule")]
+    # Each container of the device plugin chart's DaemonSets (the plugin, the MPS daemon and
+    # their config-manager init and sidecar containers).
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="10m", memory="64Mi"),
+        limits=ResourceList(cpu="200m", memory="256Mi"),
+    )
 
     @model_validator(mode="after")
     def _selects_gpu_nodes(self) -> Gpu:
