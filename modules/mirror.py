@@ -25,9 +25,14 @@ def split_registry(image: str) -> tuple[str, str]:
     return registry, path
 
 
+# Not an image: Istio's injector replaces `image: auto` with its template's proxy image
+# (istio/istio pkg/kube/inject/inject.go AutoImage), which the gateway chart relies on.
+ISTIO_AUTO_IMAGE = "auto"
+
+
 def rewrite_image(image: str, registry: str) -> str:
     """The same image served from `registry`, keeping the upstream path, tag and digest."""
-    if image.startswith(registry.rstrip("/") + "/"):
+    if image == ISTIO_AUTO_IMAGE or image.startswith(registry.rstrip("/") + "/"):
         return image
     _, path = split_registry(image)
     return f"{registry.rstrip('/')}/{path}"

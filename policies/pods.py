@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from modules import mirror
 from policies.core import View
 
 _TEMPLATE = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
@@ -23,6 +24,7 @@ class PodTemplate:
     where: str = ""
     # Set when the pods' security context comes from elsewhere (a TrainJob's runtime).
     security_from: str | None = None
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,14 @@ def _template(t: Mapping[str, Any] | None, where: str = "") -> list[PodTemplate]
     if not t:
         return []
     meta = t.get("metadata") or {}
-    return [PodTemplate(t.get("spec") or {}, meta.get("labels") or {}, where)]
+    return [
+        PodTemplate(
+            t.get("spec") or {},
+            meta.get("labels") or {},
+            where,
+            annotations=meta.get("annotations") or {},
+        )
+    ]
 
 
 def _jobset_templates(jobset_spec: Mapping[str, Any]) -> list[PodTemplate]:
@@ -96,7 +105,7 @@ def pod_templates(view: View) -> list[PodTemplate]:
     """Every pod spec a workload creates pods from (empty for non-workloads)."""
     kind, spec = view.kind, view.spec
     if kind == "Pod":
-        return [PodTemplate(spec, view.labels)]
+        return [PodTemplate(spec, view.labels, annotations=view.metadata.get("annotations") or {})]
     if kind in _TEMPLATE:
         return _template(spec.get("template"))
     if kind == "CronJob":
@@ -139,3 +148,39 @@ def images(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for v in value:
             yield from images(v)
+
+
+# Istio's sidecar injector fills in a container named `istio-proxy` whose image is the literal
+# "auto" with the proxy image of its injection template (istio/istio pkg/kube/inject/inject.go,
+# `AutoImage`): image is a required field, so a pod that customises its proxy names a
+# placeholder. The gateway chart does exactly that (istio gateway chart 1.26.1-1.29.1
+# templates/deployment.yaml `image: auto`) on pods labelled `sidecar.istio.io/inject: "true"`,
+# the label istiod's webhook selects objects by (istiod chart templates/mutatingwebhook.yaml
+# objectSelector), and annotated `inject.istio.io/templates: gateway` (gateway values.yaml
+# podAnnotations), the template that supplies the image.
+ISTIO_AUTO_IMAGE = mirror.ISTIO_AUTO_IMAGE
+ISTIO_PROXY = "istio-proxy"
+ISTIO_INJECT_LABEL = "sidecar.istio.io/inject"
+ISTIO_TEMPLATES_ANNOTATION = "inject.istio.io/templates"
+
+
+def injector_placeholder(c: Container) -> bool:
+    """An `image: auto` Istio's injector replaces at admission (never pulled as written)."""
+    t = c.template
+    templates = str(t.annotations.get(ISTIO_TEMPLATES_ANNOTATION) or "")
+    return (
+        c.list_key == "containers"
+        and c.name == ISTIO_PROXY
+        and c.spec.get("image") == ISTIO_AUTO_IMAGE
+        and str(t.labels.get(ISTIO_INJECT_LABEL)) == "true"
+        and any(name.strip() for name in templates.split(","))
+    )
+
+
+def pulled_images(view: View) -> list[str]:
+    """Distinct images the nodes pull: `images`, less Istio's injector placeholders."""
+    found = list(images(view.props))
+    for c in containers(view):
+        if injector_placeholder(c) and ISTIO_AUTO_IMAGE in found:
+            found.remove(ISTIO_AUTO_IMAGE)
+    return list(dict.fromkeys(found))

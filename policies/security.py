@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit
 
+from modules.components import gpu
 from policies.core import Config, Policy, View, Violation, list_of_strings
 from policies.pods import containers, pod_templates
 from policies.tenancy import tenant_workloads
@@ -12,9 +14,25 @@ from policies.tenancy import tenant_workloads
 ALLOWED = "resource refs (Kind/namespace/name globs) exempt from this rule"
 HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 NODE_EXPORTER = "DaemonSet/monitoring/*node-exporter*"
-GPU_DEVICE_PLUGIN = "DaemonSet/*/*nvidia-device-plugin*"
+# The device plugin mounts the kubelet's device-plugin socket directory and the driver root.
+GPU_DEVICE_PLUGIN = f"DaemonSet/{gpu.NAMESPACE}/{gpu.RELEASE}"
+# The NVIDIA chart renders its MPS control daemon whenever the plugin is on: no value turns it
+# off at 0.17.1, 0.18.0 or 0.20.0 (NVIDIA/k8s-device-plugin deployments/helm/
+# nvidia-device-plugin/templates/daemonset-mps-control-daemon.yml, gated on
+# devicePlugin.enabled only). Its containers run privileged and mount the MPS root from the
+# host, and its pods select `nvidia.com/mps.capable: "true"` nodes, which GPU feature discovery
+# labels so only where the plugin config's sharing strategy is MPS (internal/lm/nvml.go
+# newSharingLabeler, v0.18.0); the platform configures time-slicing, never MPS
+# (modules/components/gpu.py), so the DaemonSet schedules no pod. Allowed by exact name; its
+# hostPID is turned off through values where the chart reads the switch (0.18.0 on).
+GPU_MPS_CONTROL_DAEMON = f"DaemonSet/{gpu.NAMESPACE}/{gpu.MPS_CONTROL_DAEMON}"
 INGRESS_GATEWAY = "Service/istio-system/istio-ingressgateway"
 SECRET_ENV = r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL)"
+# A name that says its value refers to a secret rather than holding it: a Secret's (or key's)
+# name, a file or directory it is mounted at, a URL (e.g. KServe's controller: SECRET_NAME,
+# the webhook certificate Secret's name). The value must then have that shape.
+REFERENCE = re.compile(r"_(?P<kind>NAME|FILE|PATH|DIR|URL|URI)$", re.IGNORECASE)
+_OBJECT_NAME = re.compile(r"[-._a-zA-Z0-9]{1,253}")  # Secret names and data keys
 
 
 def _privileged(view: View, cfg: Config) -> list[str]:
@@ -92,13 +110,33 @@ def _drop_all(view: View, cfg: Config) -> list[str]:
     ]
 
 
+def is_reference(name: str, value: str) -> bool:
+    """`name` says its value is a name, path or URL, and `value` is one (a URL carries no
+    password): it points at a secret, it is not one."""
+    match = REFERENCE.search(name)
+    if match is None:
+        return False
+    kind = match["kind"].upper()
+    if kind == "NAME":
+        return _OBJECT_NAME.fullmatch(value) is not None
+    if kind in ("FILE", "PATH", "DIR"):
+        return value.startswith("/") and not any(ch.isspace() for ch in value)
+    url = urlsplit(value)
+    return bool(url.scheme and url.netloc) and url.password is None
+
+
+def _plain_secret(env: Mapping[str, object], pattern: re.Pattern[str]) -> bool:
+    name, value = str(env.get("name", "")), env.get("value")
+    return bool(value) and bool(pattern.search(name)) and not is_reference(name, str(value))
+
+
 def _secret_env(view: View, cfg: Config) -> list[str]:
     pattern = re.compile(cfg["namePattern"], re.IGNORECASE)
     return [
         f"{c.label} sets {env['name']} as a plain value (use valueFrom.secretKeyRef)"
         for c in containers(view, security=True)
         for env in c.spec.get("env") or []
-        if env.get("value") and pattern.search(str(env.get("name", "")))
+        if _plain_secret(env, pattern)
     ]
 
 
@@ -117,7 +155,7 @@ POLICIES = [
         "Containers must not run privileged.",
         "mandatory",
         check=_privileged,
-        defaults={"allowed": []},
+        defaults={"allowed": [GPU_MPS_CONTROL_DAEMON]},
         schema={"allowed": list_of_strings(ALLOWED)},
     ),
     Policy(
@@ -133,7 +171,7 @@ POLICIES = [
         "Pods must not mount hostPath volumes (allow-listed platform DaemonSets excepted).",
         "mandatory",
         check=_host_path,
-        defaults={"allowed": [GPU_DEVICE_PLUGIN, NODE_EXPORTER]},
+        defaults={"allowed": [GPU_DEVICE_PLUGIN, GPU_MPS_CONTROL_DAEMON, NODE_EXPORTER]},
         schema={"allowed": list_of_strings(ALLOWED)},
     ),
     Policy(

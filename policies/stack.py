@@ -4,8 +4,10 @@ and every Secret value is a Pulumi secret."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from modules.graph import CHART
 from policies.core import Config, Policy, View, Violation, by_kind
 
 CERT_KINDS = {"Certificate", "Issuer", "ClusterIssuer"}
@@ -32,10 +34,19 @@ def _needs_certificates(view: View) -> bool:
     )
 
 
+def chart_name(props: Mapping[str, Any]) -> str:
+    """A Chart resource's chart: `cert-manager` of a repo name, an oci:// reference or a
+    cache directory `<cache>/charts/cert-manager/<version>` (modules.upstream.Cache.chart)."""
+    parts = str(props.get("chart", "")).rstrip("/").split("/")
+    if len(parts) > 1 and parts[-1] == str(props.get("version", "")):
+        return parts[-2]
+    return parts[-1]
+
+
 def _cert_manager_installed(views: Sequence[View]) -> bool:
     """The cert-manager chart (offline view) or its CRDs (what the engine sees)."""
     return any(
-        str(v.props.get("chart", "")).rsplit("/", 1)[-1] == "cert-manager"
+        (v.type == CHART and chart_name(v.props) == "cert-manager")
         or (v.kind == "CustomResourceDefinition" and v.object_name == CERT_MANAGER_CRD)
         for v in views
     )

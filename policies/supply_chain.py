@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from modules.mirror import split_registry
 from policies.core import Config, Policy, View, list_of_strings
-from policies.pods import images
+from policies.pods import pulled_images
 
 # Where the platform's upstream software is published; with a mirror, only the mirror.
 UPSTREAM_REGISTRIES = [
@@ -45,7 +45,7 @@ def registry_allowed(registry: str, allowed: list[str]) -> bool:
 
 def _registries(view: View, cfg: Config) -> list[str]:
     found = []
-    for image in dict.fromkeys(images(view.props)):
+    for image in pulled_images(view):
         ref = ImageRef.parse(image)
         if not registry_allowed(f"{ref.registry}/{ref.repository}", cfg["registries"]):
             found.append(
@@ -56,7 +56,7 @@ def _registries(view: View, cfg: Config) -> list[str]:
 
 def _pinned(view: View, cfg: Config) -> list[str]:
     found = []
-    for image in dict.fromkeys(images(view.props)):
+    for image in pulled_images(view):
         ref = ImageRef.parse(image)
         if cfg["requireDigest"] and not ref.digest:
             found.append(f"image {image} is not pinned by digest")

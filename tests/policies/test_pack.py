@@ -66,7 +66,8 @@ def test_every_policy_is_adapted_with_its_level_and_config_schema(pack):
             assert served[p.name].enforcement_level.value == p.level
     schema = served["no-host-path"].config_schema.properties["allowed"]
     assert schema["default"] == [
-        "DaemonSet/*/*nvidia-device-plugin*",
+        "DaemonSet/nvidia-device-plugin/nvidia-device-plugin",
+        "DaemonSet/nvidia-device-plugin/nvidia-device-plugin-mps-control-daemon",
         "DaemonSet/monitoring/*node-exporter*",
     ]
 

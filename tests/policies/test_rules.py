@@ -116,8 +116,8 @@ CASES = {
         [
             workload(
                 kind="DaemonSet",
-                name="nvidia-device-plugin-daemonset",
-                ns="gpu-operator",
+                name="nvidia-device-plugin",
+                ns="nvidia-device-plugin",
                 pod={"volumes": [{"name": "dp", "hostPath": {"path": "/var/lib/kubelet"}}]},
             )
         ],
