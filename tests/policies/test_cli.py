@@ -3,9 +3,17 @@
 import json
 
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
+import pytest
 
+from modules import upstream
 from modules.cli import main
 from policies.registry import POLICIES
+
+
+@pytest.fixture(autouse=True)
+def no_upstream_cache(monkeypatch):
+    """No cache on this machine (tests/upstream checks the run with one)."""
+    monkeypatch.setattr(upstream, "default_dir", lambda: None)
 
 
 def test_list_shows_every_policy_with_its_level(capsys):
@@ -19,8 +27,12 @@ def test_list_shows_every_policy_with_its_level(capsys):
 def test_check_passes_a_clean_stack_and_says_what_it_cannot_see(capsys):
     assert main(["policy", "check", "--env", "staging", "--release", "1.10"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("policy check: env staging, release 1.10 (offline: our own objects only;")
-    assert "pulumi preview --policy-pack policies/" in out
+    assert out.startswith(
+        "policy check: env staging, release 1.10 (offline: our own objects only (no upstream "
+        "cache: pass --cache DIR, or run `mlplatform upstream pull`); Helm chart and kustomize "
+        "children are checked by `pulumi preview --policy-pack policies/`)\njudged: "
+    )
+    assert " objects of ours, 0 upstream children\n" in out
     assert out.rstrip().endswith("0 mandatory, 0 advisory, 0 waived")
 
 
@@ -51,6 +63,11 @@ def test_check_reports_bad_stack_config_with_exit_2(capsys, tmp_path):
     assert "policy check: policy no-host-path: unknown config ['alowed']; known ['allowed']" in (
         capsys.readouterr().err
     )
+
+
+def test_check_refuses_a_missing_cache_with_exit_2(capsys, tmp_path):
+    assert main(["policy", "check", "--env", "dev", "--cache", str(tmp_path / "none")]) == 2
+    assert f"upstream cache {tmp_path / 'none'} does not exist" in capsys.readouterr().err
 
 
 def test_config_prints_the_pack_config_for_pulumi_preview(capsys):
