@@ -14,6 +14,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -61,6 +62,7 @@ class ChartInstall:
     namespace: str
     values: dict[str, Any]
     component: str  # the platform component that owns it
+    resource: Resource = field(compare=False, repr=False)
 
     @property
     def chart_name(self) -> str:
@@ -77,17 +79,22 @@ class KustomizeBuild:
     directory: str
     namespace: str | None
     component: str
+    resource: Resource = field(compare=False, repr=False)
 
 
 @dataclass
 class Rendered:
-    """Objects by component, and what could not be rendered (with the reason)."""
+    """Objects by component (`upstream`: the chart and kustomize children among them), and
+    what could not be rendered (with the reason)."""
 
     objects: dict[str, list[Obj]] = field(default_factory=dict)
+    upstream: dict[str, list[Obj]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
 
-    def add(self, component: str, objs: list[Obj]) -> None:
+    def add(self, component: str, objs: list[Obj], upstream: bool = False) -> None:
         self.objects.setdefault(component, []).extend(objs)
+        if upstream:
+            self.upstream.setdefault(component, []).extend(objs)
 
     def all(self) -> list[Obj]:
         return [o for objs in self.objects.values() for o in objs]
@@ -121,6 +128,7 @@ def charts(graph: Graph) -> list[ChartInstall]:
             namespace=r.inputs.get("namespace") or "default",
             values=r.inputs.get("values") or {},
             component=owner_component(graph, r),
+            resource=r,
         )
         for r in graph.of_type(CHART)
     ]
@@ -129,7 +137,7 @@ def charts(graph: Graph) -> list[ChartInstall]:
 def kustomizations(graph: Graph) -> list[KustomizeBuild]:
     return [
         KustomizeBuild(
-            r.name, r.inputs["directory"], r.inputs.get("namespace"), owner_component(graph, r)
+            r.name, r.inputs["directory"], r.inputs.get("namespace"), owner_component(graph, r), r
         )
         for r in graph.of_type(KUSTOMIZE)
     ]
@@ -177,15 +185,67 @@ def is_hook(obj: Obj) -> bool:
     return "helm.sh/hook" in ((obj.get("metadata") or {}).get("annotations") or {})
 
 
+def type_token(obj: Mapping[str, Any]) -> str:
+    """`kubernetes:apps/v1:Deployment` for an object, as the Pulumi provider names it."""
+    api = str(obj.get("apiVersion") or "")
+    return f"kubernetes:{api if '/' in api else f'core/{api}'}:{obj.get('kind')}"
+
+
+def transformed(graph: Graph, obj: Obj, owner: Resource | None = None) -> Obj:
+    """The object after the transforms the engine runs on it: those of `owner` (a component)
+    and its ancestors, then the stack's (e.g. the mirror's image rewrite)."""
+    import pulumi
+
+    for transform in [*_reaching(graph, owner), *graph.transforms]:
+        args = pulumi.ResourceTransformArgs(
+            custom=True,
+            type_=type_token(obj),
+            name=str((obj.get("metadata") or {}).get("name", "")),
+            props=dict(obj),
+            opts=pulumi.ResourceOptions(),
+        )
+        result = transform(args)
+        obj = dict(result.props) if result is not None else obj
+    return obj
+
+
+def _reaching(graph: Graph, node: Resource | None) -> list[Any]:
+    found: list[Any] = []
+    while node is not None:
+        found += node.transforms
+        node = _parent(graph, node)
+    return found
+
+
+def applied(graph: Graph, rendered: Rendered) -> Rendered:
+    """A hand-assembled `rendered` as the engine applies it: every object through the
+    transforms reaching its component (`render` does this itself, per owning resource)."""
+    components = {r.name: r for r in graph.resources if r.type.startswith("mlplatform:")}
+    out = Rendered(missing=list(rendered.missing))
+    for component in {**rendered.objects, **rendered.upstream}:
+        upstream = {id(o) for o in rendered.upstream.get(component, [])}
+        listed = rendered.objects.get(component, [])
+        extra = [o for o in rendered.upstream.get(component, []) if all(o is not x for x in listed)]
+        for obj in [*listed, *extra]:
+            done = transformed(graph, obj, components.get(component))
+            out.add(component, [done], upstream=id(obj) in upstream)
+    return out
+
+
 def render(graph: Graph, cache: Cache | None, kube_version: str | None = None) -> Rendered:
-    """Every object the stack applies, by component; hooks are dropped (never applied)."""
+    """Every object the stack applies, by component, after the transforms the engine runs on
+    it (its resource's and their ancestors', then the stack's); hooks are dropped (Pulumi
+    never applies them)."""
     out = Rendered()
     for group in graph.of_type(CONFIG_GROUP):
-        component = owner_component(graph, group)
-        out.add(component, [o.obj for o in graph.objects() if o.owner is group])
+        objs = [transformed(graph, o.obj, group) for o in graph.objects() if o.owner is group]
+        out.add(owner_component(graph, group), objs)
     for build in kustomizations(graph):
         objs = copy.deepcopy(kustomize(build.directory))
-        out.add(build.component, [_with_namespace(o, build.namespace) for o in objs])
+        done = [
+            transformed(graph, _with_namespace(o, build.namespace), build.resource) for o in objs
+        ]
+        out.add(build.component, done, upstream=True)
     for install in charts(graph):
         local = Path(install.chart)
         if not (local.is_absolute() and (local / "templates").is_dir()):
@@ -195,9 +255,12 @@ def render(graph: Graph, cache: Cache | None, kube_version: str | None = None) -
                 "`mlplatform upstream pull` fetches them"
             )
             continue
-        objs = helm_template(install, kube_version)
-        applied = [_with_namespace(o, install.namespace) for o in objs if not is_hook(o)]
-        out.add(install.component, applied)
+        done = [
+            transformed(graph, _with_namespace(o, install.namespace), install.resource)
+            for o in helm_template(install, kube_version)
+            if not is_hook(o)
+        ]
+        out.add(install.component, done, upstream=True)
     return out
 
 

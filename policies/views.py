@@ -10,60 +10,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from modules.graph import CHART, CONFIG_GROUP, KUSTOMIZE, Graph, Resource
-from modules.render import Rendered
+from modules.graph import CHART, CONFIG_GROUP, KUSTOMIZE, Graph
+from modules.render import Rendered, transformed, type_token
 from policies.core import MANAGED_BY, View
 
 # Resources whose Kubernetes objects the engine also sends one by one.
 GROUPS = (CONFIG_GROUP, CHART, KUSTOMIZE, "kubernetes:yaml/v2:ConfigFile")
 
 
-def type_token(obj: Mapping[str, Any]) -> str:
-    """`kubernetes:apps/v1:Deployment` for an object, as the Pulumi provider names it."""
-    api = str(obj.get("apiVersion") or "")
-    return f"kubernetes:{api if '/' in api else f'core/{api}'}:{obj.get('kind')}"
-
-
-def _transformed(
-    graph: Graph, obj: Mapping[str, Any], owner: Resource | None = None
-) -> Mapping[str, Any]:
-    """The object after the transforms the engine runs on it: those of `owner` (a component)
-    and its ancestors, then the stack's (the mirror's image rewrite)."""
-    import pulumi
-
-    for transform in [*_reaching(graph, owner), *graph.transforms]:
-        args = pulumi.ResourceTransformArgs(
-            custom=True,
-            type_=type_token(obj),
-            name=str((obj.get("metadata") or {}).get("name", "")),
-            props=dict(obj),
-            opts=pulumi.ResourceOptions(),
-        )
-        result = transform(args)
-        obj = result.props if result is not None else obj
-    return obj
-
-
-def _reaching(graph: Graph, node: Resource | None) -> list[Any]:
-    found: list[Any] = []
-    while node is not None:
-        found += node.transforms
-        node = next((r for r in graph.resources if r.urn == node.parent), None)
-    return found
-
-
-def from_rendered(graph: Graph, rendered: Rendered) -> list[View]:
-    """The chart and kustomize children in `rendered` (`modules.render.render` of `graph`),
-    after their component's and the stack's transforms; our own objects (the same objects,
-    which `from_graph` presents with their secret marks) are left out."""
-    ours = {id(o.obj) for o in graph.objects()}
-    components = {r.name: r for r in graph.resources if r.type.startswith("mlplatform:")}
+def from_rendered(rendered: Rendered) -> list[View]:
+    """The chart and kustomize children in `rendered` (`modules.render.render`: after their
+    component's and the stack's transforms); our own objects are `from_graph`'s, with their
+    secret marks."""
     found = []
-    for component, objs in rendered.objects.items():
-        for obj in objs:
-            if id(obj) in ours:
-                continue
-            props = _transformed(graph, obj, components.get(component))
+    for component, objs in rendered.upstream.items():
+        for props in objs:
             name = str((props.get("metadata") or {}).get("name", ""))
             view = from_engine(type_token(props), f"{component}:{name}", "", props)
             if view is not None:
@@ -77,7 +38,7 @@ def from_graph(graph: Graph) -> list[View]:
         View(
             type_token(o.obj),
             o.ref,
-            _transformed(graph, o.obj),
+            transformed(graph, o.obj),
             urn=o.owner.urn,
             ours=True,
             secret_paths=frozenset(o.secret_paths()),

@@ -100,7 +100,7 @@ def check_stack(args: argparse.Namespace) -> int:
         if cache is not None:
             kube = str(platform.get("kubernetesVersion") or "") or None
             rendered = render.render(graph, cache, kube_version=kube)
-            children = views.from_rendered(graph, rendered)
+            children = views.from_rendered(rendered)
         findings = registry.evaluate([*seen, *children], config)
     except (ConfigError, ValueError, OSError, render.RenderError) as err:
         print(f"policy check: {err}", file=sys.stderr)

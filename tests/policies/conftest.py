@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
+from modules.render import type_token
 from policies import waivers
 from policies.core import View
-from policies.views import type_token
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "policy-violations"
 

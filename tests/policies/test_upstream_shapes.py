@@ -5,6 +5,7 @@ Each fixed rule keeps a violating and a compliant case."""
 
 import pytest
 
+from modules import render
 from modules.components import gpu
 from modules.config.gpu import Gpu
 from modules.graph import Graph, Resource
@@ -274,12 +275,14 @@ def _device_plugin_children():
     )
     graph = Graph([component, group], transforms=[image_transform(MIRROR)])
     ours_obj = graph.objects()[0].obj
-    return graph, Rendered(objects={"gpu": [ours_obj, plugin]})
+    return graph, render.applied(
+        graph, Rendered(objects={"gpu": [ours_obj, plugin]}, upstream={"gpu": [plugin]})
+    )
 
 
 def test_rendered_children_get_their_component_and_stack_transforms_and_ours_stay_out():
-    graph, rendered = _device_plugin_children()
-    (child,) = views.from_rendered(graph, rendered)
+    _, rendered = _device_plugin_children()
+    (child,) = views.from_rendered(rendered)
     assert child.ref == f"DaemonSet/{gpu.NAMESPACE}/{gpu.RELEASE}" and not child.ours
     pod = child.props["spec"]["template"]["spec"]
     init, sidecar, ctr = [*pod["initContainers"], *pod["containers"]]
@@ -293,7 +296,8 @@ def test_rendered_children_get_their_component_and_stack_transforms_and_ours_sta
 
 def test_the_mirror_leaves_the_injector_placeholder_alone():
     graph = Graph([], transforms=[image_transform(MIRROR)])
-    (child,) = views.from_rendered(graph, Rendered(objects={"istio": [dict(gateway().props)]}))
+    children = Rendered(upstream={"istio": [dict(gateway().props)]})
+    (child,) = views.from_rendered(render.applied(graph, children))
     assert child.props["spec"]["template"]["spec"]["containers"][0]["image"] == "auto"
     assert messages("images-pinned", [child]) == []
     assert messages("allowed-registries", [child], MIRRORED) == []

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pulumi
 import pytest
 import yaml
 
@@ -33,7 +32,7 @@ from modules import releases, render
 from modules.components import serving, training
 from modules.config import Components, parse_platform
 from modules.config.serving import RUNTIMES
-from modules.graph import CHART, Graph, Resource
+from modules.graph import Graph
 from modules.mockrun import stack_inputs
 from modules.render import ChartInstall
 from tests.crd_schema import Catalogue
@@ -101,37 +100,13 @@ def version_tuple(version: str) -> tuple[int, ...]:
 # -- what Pulumi would apply -------------------------------------------------------------------
 
 
-def transforms_reaching(graph: Graph, resource: Resource) -> list[Any]:
-    """The transforms the engine runs on a resource's children: its own and its ancestors'."""
-    found, node = [], resource
-    while True:
-        found += node.transforms
-        if not node.parent or not any(r.urn == node.parent for r in graph.resources):
-            return found
-        node = graph.by_urn(node.parent)
-
-
-def type_token(obj: Obj) -> str:
-    api = str(obj["apiVersion"])
-    return f"kubernetes:{api if '/' in api else 'core/' + api}:{obj['kind']}"
-
-
 def applied(graph: Graph, install: ChartInstall) -> list[Obj]:
     """The chart rendered with our values, hooks dropped, every transform that reaches it run."""
-    chart = next(r for r in graph.of_type(CHART) if r.inputs.get("name") == install.name)
-    transforms = transforms_reaching(graph, chart)
-    out = []
-    for obj in render.helm_template(install):
-        if render.is_hook(obj):
-            continue
-        for transform in transforms:
-            args = pulumi.ResourceTransformArgs(
-                True, type_token(obj), obj["metadata"]["name"], obj, pulumi.ResourceOptions()
-            )
-            result = transform(args)
-            obj = result.props if result is not None else obj
-        out.append(obj)
-    return out
+    return [
+        render.transformed(graph, obj, install.resource)
+        for obj in render.helm_template(install)
+        if not render.is_hook(obj)
+    ]
 
 
 def components(env: str, release: str) -> Components:

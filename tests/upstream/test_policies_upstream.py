@@ -55,7 +55,7 @@ def mandatory(seen: Sequence[View], config: dict[str, Any]) -> list[str]:
 def judged(graph: Graph, env: str, release: str, values: dict[str, Any]) -> list[str]:
     """Mandatory violations over our objects and every child the cache lets us render."""
     rendered = render.render(graph, CACHE, kube_version(env, release))
-    children = views.from_rendered(graph, rendered)
+    children = views.from_rendered(rendered)
     built = sum(len(render.kustomize(k.directory)) for k in render.kustomizations(graph))
     assert built > 0 and len(children) >= built, "the kustomize children were not judged"
     return mandatory([*views.from_graph(graph), *children], stack_config(values))
@@ -86,7 +86,7 @@ def test_policy_check_judges_the_children_and_lists_what_it_could_not_render(cap
     release = stack_inputs("prod")[0]["platform"]["release"]
     graph = upstream_graph("prod", release)
     rendered = render.render(graph, CACHE, kube_version("prod", release))
-    missing, children = rendered.missing, views.from_rendered(graph, rendered)
+    missing, children = rendered.missing, views.from_rendered(rendered)
     assert main(["policy", "check", "--env", "prod", "--cache", str(CACHE.root)]) == 0
     out = capsys.readouterr().out
     assert out.startswith(
@@ -155,7 +155,7 @@ def plugin_children(release: str) -> list[View]:
     graph, install = plugin_install(release)
     objs = render.helm_template(templated(install), kube_version("prod", release))
     kept = [o for o in objs if not render.is_hook(o)]
-    return views.from_rendered(graph, Rendered(objects={install.component: kept}))
+    return views.from_rendered(render.applied(graph, Rendered(upstream={install.component: kept})))
 
 
 def daemonsets(children: Sequence[View]) -> dict[str, View]:
