@@ -10,6 +10,7 @@ import pulumi
 from modules import manifests, netpol
 from modules.component import Context, PlatformComponent
 from modules.config import Istio as IstioConfig
+from modules.mirror import rewrite_image
 
 NAMESPACE = "istio-system"
 # Kubeflow's profile controller and AuthorizationPolicies expect this principal:
@@ -21,6 +22,7 @@ PLATFORM_GATEWAY = "mlplatform-gateway"
 GATEWAY_PORTS = [8080, 8443]  # the gateway chart's container ports behind 80/443
 ISTIOD_PORTS = [15010, 15012, 15017]  # xDS plaintext, xDS mTLS, injection webhook
 GATEWAY_PRINCIPAL = f"cluster.local/ns/{NAMESPACE}/sa/{GATEWAY_SERVICE_ACCOUNT}"
+ISTIO_HUB = "docker.io/istio"  # the charts' default `global.hub` (istiod values.yaml, 1.26-1.29)
 
 
 class Istio(PlatformComponent):
@@ -72,7 +74,7 @@ class Istio(PlatformComponent):
                 "replicaCount": cfg.pilot_replicas,
                 "autoscaleEnabled": False,
                 "resources": cfg.resources.as_k8s(),
-                "global": {"defaultPodDisruptionBudget": {"enabled": ha}},
+                "global": {"defaultPodDisruptionBudget": {"enabled": ha}, **_hub(ctx)},
                 "meshConfig": {
                     "accessLogFile": "/dev/stdout",
                     "extensionProviders": list(extension_providers),
@@ -141,6 +143,16 @@ class Istio(PlatformComponent):
         )
         self.gateway = pulumi.Output.from_input(f"{NAMESPACE}/{PLATFORM_GATEWAY}")
         self.register_outputs({"gateway": self.gateway})
+
+
+def _hub(ctx: Context) -> dict[str, str]:
+    """istiod's `global.hub` behind a mirror: the injector builds every sidecar and gateway
+    image (`image: auto`) from it, in a ConfigMap no image transform can see."""
+    mirror = ctx.config.mirror
+    if mirror is None:
+        return {}
+    # The hub is an image path without a name: rewrite one of its images, keep the parent.
+    return {"hub": rewrite_image(f"{ISTIO_HUB}/pilot", mirror.registry).rsplit("/", 1)[0]}
 
 
 def _service(cfg: IstioConfig) -> dict[str, Any]:

@@ -104,6 +104,17 @@ def test_mirror_redirects_charts_and_kustomize_and_registers_the_transform(progr
         assert all(i.startswith(MIRROR) for i in _images(props))
 
 
+def test_mirror_also_serves_the_images_istios_injector_builds(program):
+    """Sidecars and the gateway (`image: auto`) come from istiod's hub, not from a manifest."""
+
+    def mirrored(cfg):
+        cfg["platform"]["mirror"] = {"registry": MIRROR}
+
+    istiod = program("dev", edit=mirrored).named("istiod", CHART)
+    assert istiod.inputs["values"]["global"]["hub"] == f"{MIRROR}/istio"
+    assert "hub" not in program("dev").named("istiod", CHART).inputs["values"]["global"]
+
+
 def test_without_mirror_charts_use_upstream_repositories(program):
     g = program("dev")
     assert g.transforms == []
