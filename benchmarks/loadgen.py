@@ -23,9 +23,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from scenarios.load import LoadConfig, run_load_subprocess
-from scenarios.workloads.model import SAMPLE_INSTANCES, server_command
-from scenarios.workloads.model.fit import fit
+from mlplatform.scenarios.load import LoadConfig, run_load_subprocess
+from mlplatform.scenarios.workloads.model import SAMPLE_INSTANCES, server_command
+from mlplatform.scenarios.workloads.model.fit import fit
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "iris"

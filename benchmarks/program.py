@@ -21,8 +21,8 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    from modules.mockrun import run_stack
-    from modules.stackconfig import environments
+    from mlplatform.mockrun import run_stack
+    from mlplatform.stackconfig import environments
 
     print(f"import: {time.perf_counter() - start:.2f}s")
     print(f"{'env':10} {'cold s':>8} {'warm s':>8} {'resources':>10} {'k8s objects':>12}")

@@ -47,8 +47,8 @@ def main() -> int:
     parser.add_argument("--counts", type=int, nargs="+", default=[10, 100, 1000])
     args = parser.parse_args()
 
-    from modules.mockrun import run
-    from modules.stackconfig import read_stack_file
+    from mlplatform.mockrun import run
+    from mlplatform.stackconfig import read_stack_file
 
     config, _ = read_stack_file("prod")
     oidc = config["platform"].get("identity", {}).get("oidc")

@@ -15,12 +15,11 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-from modules import manifests, overlays
-from modules.config import PlatformConfig
-from modules.mirror import rewrite_url
-from modules.releases import Component, ComponentName, Release
-from modules.upstream import Cache, open_cache
+from mlplatform import manifests, overlays
+from mlplatform.config import PlatformConfig
+from mlplatform.mirror import rewrite_url
+from mlplatform.releases import Component, ComponentName, Release
+from mlplatform.upstream import Cache, open_cache
 
 
 @dataclass(frozen=True)

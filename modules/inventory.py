@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from modules.quantity import parse_quantity
+from mlplatform.quantity import parse_quantity
 
 Obj = dict[str, Any]
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modules.manifests import Obj, meta
+from mlplatform.manifests import Obj, meta
 
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"

@@ -16,8 +16,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from modules.components import minio
-from modules.manifests import Obj, meta, secret
+from mlplatform.components import minio
+from mlplatform.manifests import Obj, meta, secret
 
 ACCESS_KEY = "AWS_ACCESS_KEY_ID"
 SECRET_KEY = "AWS_SECRET_ACCESS_KEY"

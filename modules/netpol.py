@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from modules.manifests import Obj, meta
+from mlplatform.manifests import Obj, meta
 
 NS_NAME_LABEL = "kubernetes.io/metadata.name"
 # Where the cluster's DNS runs (kube-dns / CoreDNS Service and pods).

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from modules.stackconfig import ROOT
+from mlplatform.stackconfig import ROOT
 
 UPSTREAM_OVERLAYS = ROOT / "overlays" / "upstream"
 WORK_DIR = ROOT / ".work" / "kustomize"

@@ -8,26 +8,25 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-from modules.component import Context
-from modules.components.certmanager import CertManager
-from modules.components.gpu import GpuDevicePlugin
-from modules.components.identity import Identity, ext_authz_provider, oidc_client_secret
-from modules.components.istio import Istio
-from modules.components.kubeflow_namespace import KubeflowNamespace
-from modules.components.kueue import Kueue
-from modules.components.minio import Minio
-from modules.components.monitoring import Monitoring, rules_overlay
-from modules.components.pipelines import Pipelines
-from modules.components.rbac import Rbac
-from modules.components.serving import Serving
-from modules.components.training import Training
-from modules.config import ConfigError, PlatformConfig, parse_platform
-from modules.config.pipelines import dependency_problems as pipelines_problems
-from modules.config.serving import release_problems as serving_problems
-from modules.mirror import image_transform
-from modules.tenancy.spec import TenantSpec, parse_tenants
-from modules.tenancy.tenant import build_tenants
+from mlplatform.component import Context
+from mlplatform.components.certmanager import CertManager
+from mlplatform.components.gpu import GpuDevicePlugin
+from mlplatform.components.identity import Identity, ext_authz_provider, oidc_client_secret
+from mlplatform.components.istio import Istio
+from mlplatform.components.kubeflow_namespace import KubeflowNamespace
+from mlplatform.components.kueue import Kueue
+from mlplatform.components.minio import Minio
+from mlplatform.components.monitoring import Monitoring, rules_overlay
+from mlplatform.components.pipelines import Pipelines
+from mlplatform.components.rbac import Rbac
+from mlplatform.components.serving import Serving
+from mlplatform.components.training import Training
+from mlplatform.config import ConfigError, PlatformConfig, parse_platform
+from mlplatform.config.pipelines import dependency_problems as pipelines_problems
+from mlplatform.config.serving import release_problems as serving_problems
+from mlplatform.mirror import image_transform
+from mlplatform.tenancy.spec import TenantSpec, parse_tenants
+from mlplatform.tenancy.tenant import build_tenants
 
 
 @dataclass(frozen=True)

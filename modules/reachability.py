@@ -13,9 +13,9 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from modules.graph import Graph
-from modules.manifests import selects
-from modules.netpol import NS_NAME_LABEL
+from mlplatform.graph import Graph
+from mlplatform.manifests import selects
+from mlplatform.netpol import NS_NAME_LABEL
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Every object a stack would apply, without a cluster: our objects, kustomize builds, charts.
 
-A mock run of the program (modules.mockrun) records each component's upstream installs as
+A mock run of the program (mlplatform.mockrun) records each component's upstream installs as
 single resources (a v4 Chart with its values, a kustomize Directory with its directory) and
 our own objects as ConfigGroups. Here those become objects: kustomize builds with the
 kustomize CLI (kubectl's), charts with `helm template` from the upstream cache when it holds
@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from modules.graph import CHART, CONFIG_GROUP, KUSTOMIZE, Graph, Resource
-from modules.stackconfig import ROOT
-from modules.upstream import Cache
+from mlplatform.graph import CHART, CONFIG_GROUP, KUSTOMIZE, Graph, Resource
+from mlplatform.stackconfig import ROOT
+from mlplatform.upstream import Cache
 
 Obj = dict[str, Any]
 TOOLS = ROOT / ".tools" / "bin"

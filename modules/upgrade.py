@@ -14,10 +14,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from modules import releases
-from modules.config import ConfigError
-from modules.graph import CONFIG_GROUP, Graph, Resource
-from modules.mockrun import retarget, run, stack_inputs
+from mlplatform import releases
+from mlplatform.config import ConfigError
+from mlplatform.graph import CONFIG_GROUP, Graph, Resource
+from mlplatform.mockrun import retarget, run, stack_inputs
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-
-from modules.stackconfig import ROOT
+from mlplatform.stackconfig import ROOT
 
 WORK = ROOT / ".work" / "upstream"
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")

@@ -5,7 +5,7 @@ tree and release manifests) plus the charts the program installs beside a compon
 (Istio's istiod and gateway): a mock run of every environment on that release lists them.
 Kustomize trees are followed: remote bases in their kustomization files are cloned too
 (KFP -> argo-workflows, Trainer -> lws) and http(s) file resources downloaded. The layout is
-`modules.upstream`'s (the same as `../shared/upstream`); each chart gets a `facts.json`.
+`mlplatform.upstream`'s (the same as `../shared/upstream`); each chart gets a `facts.json`.
 Idempotent: what is present is skipped unless `force`.
 """
 
@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from modules import releases
-from modules.config import ConfigError
-from modules.render import TOOLS
-from modules.upstream import KUSTOMIZATION_FILES, Cache, RemoteBase, _Loader, manifest_path
+from mlplatform import releases
+from mlplatform.config import ConfigError
+from mlplatform.render import TOOLS
+from mlplatform.upstream import KUSTOMIZATION_FILES, Cache, RemoteBase, _Loader, manifest_path
 
 Downloader = Callable[[str, Path], None]
 # The release name `helm template` gets for facts (hook and object names carry it).
@@ -87,7 +86,7 @@ def _tree(remote: RemoteBase) -> RemoteBase:
 
 def plan(names: Iterable[str], environments: Iterable[str] | None = None) -> Plan:
     """Every source the releases `names` install: catalogue entries plus program-level charts."""
-    from modules.stackconfig import environments as all_environments
+    from mlplatform.stackconfig import environments as all_environments
 
     out = Plan()
     envs = list(all_environments() if environments is None else environments)
@@ -122,8 +121,8 @@ def plan(names: Iterable[str], environments: Iterable[str] | None = None) -> Pla
 
 def program_charts(env: str, release: str) -> set[ChartSource]:
     """The charts one environment's program registers on `release` (a mock run, no cache)."""
-    from modules.graph import CHART
-    from modules.mockrun import run, stack_inputs
+    from mlplatform.graph import CHART
+    from mlplatform.mockrun import run, stack_inputs
 
     values, secrets = stack_inputs(env, release)
     # Upstream sources, not the mirror's or a cache's (which may not exist yet).

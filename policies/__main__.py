@@ -12,6 +12,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mlplatform.policies import registry, views, waivers
+from mlplatform.policies.core import Policy, View
 from pulumi_policy import (  # after the repo root is importable
     EnforcementLevel,
     PolicyConfigSchema,
@@ -22,9 +24,6 @@ from pulumi_policy import (  # after the repo root is importable
     StackValidationArgs,
     StackValidationPolicy,
 )
-
-from policies import registry, views, waivers
-from policies.core import Policy, View
 
 WAIVERS = waivers.load()
 TODAY = dt.date.today()

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from policies import reliability, security, stack, supply_chain, tenancy, waivers
-from policies.core import Config, Level, Policy, View, Violation
+from mlplatform.policies import reliability, security, stack, supply_chain, tenancy, waivers
+from mlplatform.policies.core import Config, Level, Policy, View, Violation
 
 PackConfig = Mapping[str, Any]
 WAIVERS_VALID = "waivers-valid"

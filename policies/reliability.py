@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policies.core import Config, Policy, View, Violation, by_kind, list_of_strings
-from policies.pods import LONG_RUNNING, containers, images
-from policies.supply_chain import ImageRef
+from mlplatform.policies.core import Config, Policy, View, Violation, by_kind, list_of_strings
+from mlplatform.policies.pods import LONG_RUNNING, containers, images
+from mlplatform.policies.supply_chain import ImageRef
 
 
 def _resources(view: View, cfg: Config) -> list[str]:

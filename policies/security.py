@@ -6,10 +6,10 @@ import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
-from modules.components import gpu
-from policies.core import Config, Policy, View, Violation, list_of_strings
-from policies.pods import containers, pod_templates
-from policies.tenancy import tenant_workloads
+from mlplatform.components import gpu
+from mlplatform.policies.core import Config, Policy, View, Violation, list_of_strings
+from mlplatform.policies.pods import containers, pod_templates
+from mlplatform.policies.tenancy import tenant_workloads
 
 ALLOWED = "resource refs (Kind/namespace/name globs) exempt from this rule"
 HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")

@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from modules.graph import CHART
-from policies.core import Config, Policy, View, Violation, by_kind
+from mlplatform.graph import CHART
+from mlplatform.policies.core import Config, Policy, View, Violation, by_kind
 
 CERT_KINDS = {"Certificate", "Issuer", "ClusterIssuer"}
 INJECT = ("cert-manager.io/inject-ca-from", "cert-manager.io/inject-ca-from-secret")
@@ -36,7 +36,7 @@ def _needs_certificates(view: View) -> bool:
 
 def chart_name(props: Mapping[str, Any]) -> str:
     """A Chart resource's chart: `cert-manager` of a repo name, an oci:// reference or a
-    cache directory `<cache>/charts/cert-manager/<version>` (modules.upstream.Cache.chart)."""
+    cache directory `<cache>/charts/cert-manager/<version>` (mlplatform.upstream.Cache.chart)."""
     parts = str(props.get("chart", "")).rstrip("/").split("/")
     if len(parts) > 1 and parts[-1] == str(props.get("version", "")):
         return parts[-2]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modules.mirror import split_registry
-from policies.core import Config, Policy, View, list_of_strings
-from policies.pods import pulled_images
+from mlplatform.mirror import split_registry
+from mlplatform.policies.core import Config, Policy, View, list_of_strings
+from mlplatform.policies.pods import pulled_images
 
 # Where the platform's upstream software is published; with a mirror, only the mirror.
 UPSTREAM_REGISTRIES = [

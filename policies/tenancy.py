@@ -1,6 +1,6 @@
 """Tenancy: every tenant namespace is fenced (pod security, default deny, quota, limits,
 its own queue), GPU work goes through Kueue, and nothing crosses tenants (the tenancy
-code's isolation invariant, `modules.tenancy.isolation`).
+code's isolation invariant, `mlplatform.tenancy.isolation`).
 
 Tenant namespaces are the Namespaces carrying the tenancy code's `TENANT_LABEL`.
 """
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from modules.config.gpu import GPU_RESOURCE
-from modules.graph import CONFIG_GROUP, Graph, Resource
-from modules.tenancy import isolation
-from modules.tenancy.objects import TENANT_LABEL
-from policies.core import Config, Policy, View, Violation, by_kind, list_of_strings
-from policies.pods import containers, pod_templates
+from mlplatform.config.gpu import GPU_RESOURCE
+from mlplatform.graph import CONFIG_GROUP, Graph, Resource
+from mlplatform.policies.core import Config, Policy, View, Violation, by_kind, list_of_strings
+from mlplatform.policies.pods import containers, pod_templates
+from mlplatform.tenancy import isolation
+from mlplatform.tenancy.objects import TENANT_LABEL
 
 ENFORCE = "pod-security.kubernetes.io/enforce"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
@@ -115,7 +115,7 @@ def _as_graph(views: Sequence[View]) -> Graph:
 
 
 def _isolation(kinds: set[str]) -> Callable[[Sequence[View], Config], list[Violation]]:
-    """`modules.tenancy.isolation` findings of the given kinds, one per offending object."""
+    """`mlplatform.tenancy.isolation` findings of the given kinds, one per offending object."""
 
     def check(views: Sequence[View], cfg: Config) -> list[Violation]:
         by_ref = {v.ref: v for v in views if v.kind}

@@ -1,7 +1,7 @@
 """Build policy `View`s from the recorded mock graph (offline) or from engine arguments.
 
 Offline, each object in our ConfigGroups becomes a view; chart and kustomize children (which
-the engine sees one by one) become views where `modules.render` can render them from an
+the engine sees one by one) become views where `mlplatform.render` can render them from an
 upstream cache, judged as the engine would judge them (`from_engine`).
 """
 
@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from modules.graph import CHART, CONFIG_GROUP, KUSTOMIZE, Graph
-from modules.render import Rendered, transformed, type_token
-from policies.core import MANAGED_BY, View
+from mlplatform.graph import CHART, CONFIG_GROUP, KUSTOMIZE, Graph
+from mlplatform.policies.core import MANAGED_BY, View
+from mlplatform.render import Rendered, transformed, type_token
 
 # Resources whose Kubernetes objects the engine also sends one by one.
 GROUPS = (CONFIG_GROUP, CHART, KUSTOMIZE, "kubernetes:yaml/v2:ConfigFile")
 
 
 def from_rendered(rendered: Rendered) -> list[View]:
-    """The chart and kustomize children in `rendered` (`modules.render.render`: after their
+    """The chart and kustomize children in `rendered` (`mlplatform.render.render`: after their
     component's and the stack's transforms); our own objects are `from_graph`'s, with their
     secret marks."""
     found = []

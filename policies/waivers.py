@@ -13,9 +13,8 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 import yaml
+from mlplatform.policies.core import View
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from policies.core import View
 
 PATH = Path(__file__).with_name("waivers.yaml")
 

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import yaml
-
-from scenarios.client import Cluster, Obj, ref
+from mlplatform.scenarios.client import Cluster, Obj, ref
 
 LOG_TAIL = 2000
 CONTROLLER_LOG_TAIL = 500

@@ -3,8 +3,8 @@
 `scenario` is ours: built from `scenarios/Dockerfile` (the `scenarios` package with its
 payloads, probes and the `workloads` extra), tagged with the project version:
 
-    docker build -f scenarios/Dockerfile -t "$(python -m scenarios.images)" .
-    kind load docker-image "$(python -m scenarios.images)" --name mlplatform-dev
+    docker build -f scenarios/Dockerfile -t "$(python -m mlplatform.scenarios.images)" .
+    kind load docker-image "$(python -m mlplatform.scenarios.images)" --name mlplatform-dev
 
 Upstream images come from the release catalogue (MinIO's `mc` client). A mirror registry
 rewrites both, as it does for the platform itself.
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from modules.mirror import rewrite_image
-from modules.releases import Release
+from mlplatform.mirror import rewrite_image
+from mlplatform.releases import Release
 
 REPOSITORY = "ghcr.io/mlplatform/scenarios"
 _PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"

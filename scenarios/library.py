@@ -12,17 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from modules.components import kueue, minio, serving
-from modules.components.kubeflow_namespace import NAMESPACE as KUBEFLOW
-from modules.components.training import TRAINER_NAMESPACE
-from modules.manifests import Obj
-from modules.releases import ComponentName, Release
-from scenarios.artifacts import Controller
-from scenarios.images import Images
-from scenarios.manifests.tenancy import Flavor, ScenarioTenant
+from mlplatform.components import kueue, minio, serving
+from mlplatform.components.kubeflow_namespace import NAMESPACE as KUBEFLOW
+from mlplatform.components.training import TRAINER_NAMESPACE
+from mlplatform.manifests import Obj
+from mlplatform.releases import ComponentName, Release
+from mlplatform.scenarios.artifacts import Controller
+from mlplatform.scenarios.images import Images
+from mlplatform.scenarios.manifests.tenancy import Flavor, ScenarioTenant
 
 if TYPE_CHECKING:
-    from scenarios.session import Session
+    from mlplatform.scenarios.session import Session
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,6 @@ class Scenario:
 
 def scenarios() -> dict[str, Scenario]:
     """Every runnable scenario by name, in run order."""
-    from scenarios.catalog import ALL
+    from mlplatform.scenarios.catalog import ALL
 
     return {s.name: s for s in ALL}

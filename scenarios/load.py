@@ -2,7 +2,7 @@
 
 Locust gevent-patches the interpreter, so the load always runs in its own process:
 
-    python -m scenarios.load --host http://127.0.0.1:8080 --model iris --users 8 \
+    python -m mlplatform.scenarios.load --host http://127.0.0.1:8080 --model iris --users 8 \
         --duration 10 --slo-profile local --json-out load.json
 
 exits 0 when the SLO gate passes, 1 when it fails, 2 on harness errors. Callers (pytest,
@@ -115,8 +115,7 @@ def _run_locust(cfg: LoadConfig) -> LoadResult:
 
     import gevent
     from locust.env import Environment
-
-    from scenarios.workloads.loadprofile import predict_user
+    from mlplatform.scenarios.workloads.loadprofile import predict_user
 
     env = Environment(user_classes=[predict_user(cfg.model_name, cfg.rate_per_user)], host=cfg.host)
     runner = env.create_local_runner()
@@ -190,7 +189,7 @@ def run_load_subprocess(
     cmd = [
         sys.executable,
         "-m",
-        "scenarios.load",
+        "mlplatform.scenarios.load",
         *_cli_args(cfg),
         "--json-out",
         str(json_out),

@@ -4,7 +4,7 @@ Runs in a Job in the tenant namespace (pipeline-run scenario). The identity is t
 ServiceAccount token projected with the `pipelines.kubeflow.org` audience, which KFP's
 multi-user API server authorises with a SubjectAccessReview on the namespace.
 
-    python -m scenarios.pipeline_submit --host http://ml-pipeline.kubeflow:8888 \
+    python -m mlplatform.scenarios.pipeline_submit --host http://ml-pipeline.kubeflow:8888 \
         --namespace team-a --image IMG --timeout 900
 """
 
@@ -14,7 +14,7 @@ import argparse
 import sys
 import time
 
-from scenarios.workloads.distenv import format_metrics
+from mlplatform.scenarios.workloads.distenv import format_metrics
 
 TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"
 TOKEN_AUDIENCE = "pipelines.kubeflow.org"
@@ -23,8 +23,7 @@ TOKEN_AUDIENCE = "pipelines.kubeflow.org"
 def main(argv: list[str] | None = None) -> int:
     import kfp
     from kfp.client import ServiceAccountTokenVolumeCredentials
-
-    from scenarios.workloads.pipeline import build_pipeline
+    from mlplatform.scenarios.workloads.pipeline import build_pipeline
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--host", required=True)

@@ -1,6 +1,6 @@
 """Network reachability probe run in a pod (tenant-isolation): a netcat-style TCP connect.
 
-    python -m scenarios.probe --host 10.244.1.7 --port 8080 --expect blocked
+    python -m mlplatform.scenarios.probe --host 10.244.1.7 --port 8080 --expect blocked
 
 Exits 0 when the outcome matches --expect, 1 when it does not; prints one metrics line.
 """
@@ -12,7 +12,7 @@ import socket
 import sys
 import time
 
-from scenarios.workloads.distenv import format_metrics
+from mlplatform.scenarios.workloads.distenv import format_metrics
 
 
 def connect(host: str, port: int, timeout_s: float) -> tuple[bool, str]:

@@ -18,16 +18,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from modules import releases
-from scenarios import report as reports
-from scenarios.artifacts import collect
-from scenarios.client import Cluster, KubeCluster, Obj
-from scenarios.images import Images
-from scenarios.library import Endpoints, Plan, Scenario, Step, Target
-from scenarios.library import scenarios as library_scenarios
-from scenarios.report import Report, ScenarioResult, Status, StepResult
-from scenarios.session import Session, StepFailed, condition
-from scenarios.waits import SHORT, Waiter, WaitTimeout
+from mlplatform import releases
+from mlplatform.scenarios import report as reports
+from mlplatform.scenarios.artifacts import collect
+from mlplatform.scenarios.client import Cluster, KubeCluster, Obj
+from mlplatform.scenarios.images import Images
+from mlplatform.scenarios.library import Endpoints, Plan, Scenario, Step, Target
+from mlplatform.scenarios.library import scenarios as library_scenarios
+from mlplatform.scenarios.report import Report, ScenarioResult, Status, StepResult
+from mlplatform.scenarios.session import Session, StepFailed, condition
+from mlplatform.scenarios.waits import SHORT, Waiter, WaitTimeout
 
 TENANTS_STEP = "tenants ready"
 

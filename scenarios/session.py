@@ -8,10 +8,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scenarios.client import Cluster, Obj, ref
-from scenarios.library import Target
-from scenarios.waits import JOB, LONG, Tier, Waiter
-from scenarios.workloads.distenv import parse_metrics
+from mlplatform.scenarios.client import Cluster, Obj, ref
+from mlplatform.scenarios.library import Target
+from mlplatform.scenarios.waits import JOB, LONG, Tier, Waiter
+from mlplatform.scenarios.workloads.distenv import parse_metrics
 
 # Terminal conditions per workload kind: (success, failure).
 _TERMINAL = {

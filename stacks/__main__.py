@@ -3,9 +3,8 @@
 import gc
 
 import pulumi
-
-from modules.platform import build, load_config
-from modules.stackconfig import project_config
+from mlplatform.platform import build, load_config
+from mlplatform.stackconfig import project_config
 
 # A short-lived batch process whose heap of live resources, outputs and futures only grows:
 # with default thresholds the cyclic GC rescans it again and again (1,000 tenants: ~2x time).

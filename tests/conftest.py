@@ -8,12 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from modules import releases
-from modules.config import ConfigError
-from modules.graph import Graph
-from modules.mockrun import run, secret_stand_ins
-from modules.stackconfig import environments, read_stack_file
+from mlplatform import releases
+from mlplatform.config import ConfigError
+from mlplatform.graph import Graph
+from mlplatform.mockrun import run, secret_stand_ins
+from mlplatform.stackconfig import environments, read_stack_file
 
 ENVIRONMENTS = environments()
 RELEASES = releases.available()

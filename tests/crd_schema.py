@@ -36,8 +36,7 @@ from typing import Any
 
 import jsonschema
 import yaml
-
-from modules import releases
+from mlplatform import releases
 
 KUBEFLOW = "kustomize/github.com/kubeflow/manifests"
 

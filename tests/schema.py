@@ -10,10 +10,9 @@ from typing import Any
 
 import jsonschema
 from kubernetes_validate import utils as kv_utils
+from mlplatform.graph import Graph
 from packaging.version import Version
 from referencing import Registry, Resource
-
-from modules.graph import Graph
 
 Validator = Callable[[dict[str, Any], str], list[str]]
 # kubernetes-validate re-reads and parses a multi-megabyte schema on every call (~50 ms);
@@ -73,7 +72,7 @@ def kinds_of(api_versions: set[str], kinds: set[str]) -> Validator:
 
 
 def _catalogue_apis(component: str) -> set[str]:
-    from modules import releases
+    from mlplatform import releases
 
     return {
         api

@@ -7,15 +7,15 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modules.cluster import toolchain
-from modules.cluster.kind import ClusterError
-from modules.cluster.stack import StackError, show_secrets_command
-from modules.cluster.tools import KIND_TOOLS, REMOTE_TOOLS, doctor
-from modules.config import ConfigError, PlatformConfig
-from modules.stackconfig import environments
+from mlplatform.cluster import toolchain
+from mlplatform.cluster.kind import ClusterError
+from mlplatform.cluster.stack import StackError, show_secrets_command
+from mlplatform.cluster.tools import KIND_TOOLS, REMOTE_TOOLS, doctor
+from mlplatform.config import ConfigError, PlatformConfig
+from mlplatform.stackconfig import environments
 
 if TYPE_CHECKING:
-    from modules.cluster.lifecycle import Deployment
+    from mlplatform.cluster.lifecycle import Deployment
 
 
 class Exit(IntEnum):
@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _config(env: str) -> PlatformConfig | None:
-    from modules.cluster.lifecycle import load
+    from mlplatform.cluster.lifecycle import load
 
     try:
         return load(env)
@@ -83,7 +83,7 @@ def _prerequisites(names: tuple[str, ...], install: bool) -> bool:
 def _doctor(args: argparse.Namespace) -> int:
     names = KIND_TOOLS
     if args.env:
-        from modules.cluster.lifecycle import uses_kind
+        from mlplatform.cluster.lifecycle import uses_kind
 
         config = _config(args.env)
         if config is None:
@@ -93,7 +93,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from modules.cluster import lifecycle
+    from mlplatform.cluster import lifecycle
 
     config = _config(args.env)
     if config is None:
@@ -116,9 +116,9 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    from modules.cluster import lifecycle
-    from modules.cluster.kind import KindCluster, cluster_name
-    from modules.cluster.stack import prepare
+    from mlplatform.cluster import lifecycle
+    from mlplatform.cluster.kind import KindCluster, cluster_name
+    from mlplatform.cluster.stack import prepare
 
     config = _config(args.env)
     if config is None:

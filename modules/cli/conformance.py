@@ -8,7 +8,7 @@ from typing import Any
 
 
 def _run(args: argparse.Namespace) -> int:
-    from scenarios.runner import run
+    from mlplatform.scenarios.runner import run
 
     report = run(
         args.kubeconfig,
@@ -24,14 +24,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from scenarios.report import rerender
+    from mlplatform.scenarios.report import rerender
 
     print(rerender(args.dir))
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    from scenarios.library import scenarios
+    from mlplatform.scenarios.library import scenarios
 
     for s in scenarios().values():
         print(f"{s.name:24} {s.summary}")
@@ -39,7 +39,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    from modules import releases
+    from mlplatform import releases
 
     p = subparsers.add_parser("conformance", help="run conformance scenarios, render reports")
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")

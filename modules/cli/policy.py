@@ -2,7 +2,7 @@
 
 The same rules run in the engine with `pulumi preview --policy-pack policies/`, which sees
 every Helm chart and kustomize child. Offline, with an upstream cache, those children are
-rendered (`modules.render`: kustomize builds always, charts where the cache holds their
+rendered (`mlplatform.render`: kustomize builds always, charts where the cache holds their
 templates) and judged too; what could not be rendered is listed.
 """
 
@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from modules import releases
-from modules.config import ConfigError, parse_platform
-from modules.stackconfig import environments
+from mlplatform import releases
+from mlplatform.config import ConfigError, parse_platform
+from mlplatform.stackconfig import environments
 
 _EXPLAIN = "offline: our own objects and the upstream children rendered from {cache}"
 _NO_CACHE = (
@@ -59,7 +59,7 @@ def stack_config(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_policies(args: argparse.Namespace) -> int:
-    from policies.registry import GROUPS
+    from mlplatform.policies.registry import GROUPS
 
     for group, policies in GROUPS.items():
         print(f"{group}:")
@@ -72,16 +72,16 @@ def list_policies(args: argparse.Namespace) -> int:
 
 
 def print_config(args: argparse.Namespace) -> int:
-    from modules.mockrun import stack_inputs
+    from mlplatform.mockrun import stack_inputs
 
     print(json.dumps(stack_config(stack_inputs(args.env, args.release)[0]), indent=2))
     return 0
 
 
 def check_stack(args: argparse.Namespace) -> int:
-    from modules import render, upstream
-    from modules.mockrun import run, stack_inputs
-    from policies import registry, views, waivers
+    from mlplatform import render, upstream
+    from mlplatform.mockrun import run, stack_inputs
+    from mlplatform.policies import registry, views, waivers
 
     values, secrets = stack_inputs(args.env, args.release)
     platform = values["platform"]

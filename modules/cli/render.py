@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from modules import releases
-from modules.stackconfig import environments
+from mlplatform import releases
+from mlplatform.stackconfig import environments
 
 
 def register(subparsers: Any) -> None:
@@ -38,10 +37,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modules import inventory, render, upstream
-    from modules.config import ConfigError
-    from modules.mockrun import run as run_program
-    from modules.mockrun import stack_inputs
+    from mlplatform import inventory, render, upstream
+    from mlplatform.config import ConfigError
+    from mlplatform.mockrun import run as run_program
+    from mlplatform.mockrun import stack_inputs
 
     try:
         values, secrets = stack_inputs(args.env, args.release)

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from mlplatform.config import ConfigError
+from mlplatform.stackconfig import PROJECT, stack_file
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-from modules.config import ConfigError
-from modules.stackconfig import PROJECT, stack_file
 
 KEY = f"{PROJECT}:tenants"
 
@@ -112,7 +111,7 @@ def tenants_of(doc: Any) -> CommentedSeq:
 
 def validate(text: str) -> Any:
     """The Stack of a stack file's text (raises ConfigError, listing every problem)."""
-    from modules.platform import load_config
+    from mlplatform.platform import load_config
 
     doc = yaml.safe_load(text) or {}
     values = {
@@ -241,9 +240,9 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def created(platform: Any, tenant: Any) -> list[str]:
     """`Kind/ns/name` of every Kubernetes object the tenant gets."""
-    from modules.component import Context
-    from modules.tenancy import storage
-    from modules.tenancy.tenant import tenant_objects
+    from mlplatform.component import Context
+    from mlplatform.tenancy import storage
+    from mlplatform.tenancy.tenant import tenant_objects
 
     refs = [_ref(o) for o in tenant_objects(tenant, Context(platform, None))]  # type: ignore[arg-type]
     if tenant.storage.bucket:

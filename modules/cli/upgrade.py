@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from modules import releases
-from modules.stackconfig import environments
+from mlplatform import releases
+from mlplatform.stackconfig import environments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from modules import upgrade
+    from mlplatform import upgrade
 
     if args.env not in environments():
         print(f"unknown environment {args.env!r}; choose one of {environments()}", file=sys.stderr)

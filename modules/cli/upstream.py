@@ -1,7 +1,7 @@
 """`mlplatform upstream pull`: fill an upstream cache on a connected machine.
 
 The cache holds every chart (with templates and facts.json), kustomize tree and release
-manifest a release installs, in `modules.upstream`'s layout. An air-gapped site carries the
+manifest a release installs, in `mlplatform.upstream`'s layout. An air-gapped site carries the
 directory and points its stack at it (`platform.upstreamCache`); the upstream test rung and
 `mlplatform render` read it too.
 """
@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from modules import releases
-from modules.stackconfig import ROOT
+from mlplatform import releases
+from mlplatform.stackconfig import ROOT
 
 
 def default_target() -> Path:
@@ -48,7 +48,7 @@ def register(subparsers: Any) -> None:
 
 
 def pull_cache(args: argparse.Namespace) -> int:
-    from modules.upstream_pull import Fatal, Puller, plan
+    from mlplatform.upstream_pull import Fatal, Puller, plan
 
     names = releases.available() if args.all else list(dict.fromkeys(args.release))
     root = (args.dir or default_target()).expanduser().resolve()

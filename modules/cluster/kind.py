@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from modules.cluster import ROOT, toolchain
-from modules.cluster.tools import search_path
-from modules.config import PlatformConfig
+from mlplatform.cluster import ROOT, toolchain
+from mlplatform.cluster.tools import search_path
+from mlplatform.config import PlatformConfig
 
 FAKE_GPU_SCRIPT = ROOT / "scripts" / "fake-gpu.sh"
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modules.cluster import REPORTS
-from modules.cluster import stack as stacks
-from modules.cluster.kind import ClusterError, KindCluster, cluster_name, kind_config
-from modules.cluster.tools import search_path
-from modules.config import PlatformConfig
-from modules.platform import Stack, load_config
-from modules.stackconfig import read_stack_file
+from mlplatform.cluster import REPORTS
+from mlplatform.cluster import stack as stacks
+from mlplatform.cluster.kind import ClusterError, KindCluster, cluster_name, kind_config
+from mlplatform.cluster.tools import search_path
+from mlplatform.config import PlatformConfig
+from mlplatform.platform import Stack, load_config
+from mlplatform.stackconfig import read_stack_file
 
 if TYPE_CHECKING:
     from pulumi import automation as auto

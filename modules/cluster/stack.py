@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-
-from modules.cluster import ROOT
+from mlplatform.cluster import ROOT
 
 if TYPE_CHECKING:
     from pulumi import automation as auto

@@ -14,7 +14,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
-from modules.cluster import ROOT, TOOLS_BIN, Tool, toolchain
+from mlplatform.cluster import ROOT, TOOLS_BIN, Tool, toolchain
 
 KIND_TOOLS = ("docker", "kind", "pulumi", "helm", "kubectl")  # dev on a local kind cluster
 REMOTE_TOOLS = ("pulumi", "kubectl")  # any other cluster, reached through its kubeconfig

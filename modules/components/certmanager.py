@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pulumi
-
-from modules import manifests, netpol
-from modules.component import Context, PlatformComponent
+from mlplatform import manifests, netpol
+from mlplatform.component import Context, PlatformComponent
 
 NAMESPACE = "cert-manager"
 PLATFORM_ISSUER = "mlplatform"

@@ -19,10 +19,9 @@ from typing import Any
 
 import pulumi
 import yaml
-
-from modules import manifests, netpol
-from modules.component import Context, PlatformComponent
-from modules.config.gpu import GPU_RESOURCE, Gpu
+from mlplatform import manifests, netpol
+from mlplatform.component import Context, PlatformComponent
+from mlplatform.config.gpu import GPU_RESOURCE, Gpu
 
 NAMESPACE = "nvidia-device-plugin"
 RELEASE = "nvidia-device-plugin"

@@ -19,13 +19,12 @@ from typing import Any
 import pulumi
 import pulumi_random as random
 import yaml
-
-from modules import manifests, netpol
-from modules.component import Context, PlatformComponent
-from modules.components.istio import NAMESPACE as GATEWAY_NAMESPACE
-from modules.components.istio import PLATFORM_GATEWAY
-from modules.config import ConfigError, PlatformConfig, StaticUser
-from modules.stackconfig import PROJECT
+from mlplatform import manifests, netpol
+from mlplatform.component import Context, PlatformComponent
+from mlplatform.components.istio import NAMESPACE as GATEWAY_NAMESPACE
+from mlplatform.components.istio import PLATFORM_GATEWAY
+from mlplatform.config import ConfigError, PlatformConfig, StaticUser
+from mlplatform.stackconfig import PROJECT
 
 DEX_NAMESPACE = "auth"
 PROXY_NAMESPACE = "oauth2-proxy"

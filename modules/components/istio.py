@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import pulumi
-
-from modules import manifests, netpol
-from modules.component import Context, PlatformComponent
-from modules.config import Istio as IstioConfig
-from modules.mirror import rewrite_image
+from mlplatform import manifests, netpol
+from mlplatform.component import Context, PlatformComponent
+from mlplatform.config import Istio as IstioConfig
+from mlplatform.mirror import rewrite_image
 
 NAMESPACE = "istio-system"
 # Kubeflow's profile controller and AuthorizationPolicies expect this principal:

@@ -1,7 +1,7 @@
 """The shared `kubeflow` namespace: created here once, for every component deploying into it.
 
 The Training Operator (v1) and Kubeflow Pipelines both live in `kubeflow`. Neither creates
-the namespace: `modules.platform.build` builds this component when any of them is enabled
+the namespace: `mlplatform.platform.build` builds this component when any of them is enabled
 and each of them depends on it, adding only its own NetworkPolicy allows (named after
 itself, so they never collide).
 """
@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pulumi
-
-from modules import manifests, netpol
-from modules.component import Context, PlatformComponent
+from mlplatform import manifests, netpol
+from mlplatform.component import Context, PlatformComponent
 
 NAMESPACE = "kubeflow"
 

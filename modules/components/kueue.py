@@ -13,11 +13,10 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import yaml
-
-from modules import kueue_objects, manifests, netpol
-from modules.component import Context, PlatformComponent
-from modules.components.monitoring import NAMESPACE as MONITORING_NAMESPACE
-from modules.config import PlatformConfig
+from mlplatform import kueue_objects, manifests, netpol
+from mlplatform.component import Context, PlatformComponent
+from mlplatform.components.monitoring import NAMESPACE as MONITORING_NAMESPACE
+from mlplatform.config import PlatformConfig
 
 NAMESPACE = "kueue-system"
 WEBHOOK_PORT = 9443

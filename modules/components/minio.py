@@ -14,9 +14,8 @@ from collections.abc import Sequence
 
 import pulumi
 import pulumi_random as random
-
-from modules import manifests, minio_users, netpol
-from modules.component import Context, PlatformComponent
+from mlplatform import manifests, minio_users, netpol
+from mlplatform.component import Context, PlatformComponent
 
 NAMESPACE = "minio"
 SERVICE = "minio"

@@ -22,9 +22,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-
-from modules import manifests, netpol
-from modules.component import Context, PlatformComponent
+from mlplatform import manifests, netpol
+from mlplatform.component import Context, PlatformComponent
 
 NAMESPACE = "monitoring"
 RELEASE = "kube-prometheus-stack"

@@ -46,14 +46,13 @@ from typing import Any
 import pulumi
 import pulumi_random as random
 import yaml
-
-from modules import manifests, minio_users, netpol, overlays
-from modules.component import Context, PlatformComponent
-from modules.components import minio
-from modules.components.istio import NAMESPACE as GATEWAY_NAMESPACE
-from modules.components.istio import PLATFORM_GATEWAY
-from modules.components.kubeflow_namespace import NAMESPACE
-from modules.config.pipelines import Pipelines as PipelinesConfig
+from mlplatform import manifests, minio_users, netpol, overlays
+from mlplatform.component import Context, PlatformComponent
+from mlplatform.components import minio
+from mlplatform.components.istio import NAMESPACE as GATEWAY_NAMESPACE
+from mlplatform.components.istio import PLATFORM_GATEWAY
+from mlplatform.components.kubeflow_namespace import NAMESPACE
+from mlplatform.config.pipelines import Pipelines as PipelinesConfig
 
 ARTIFACT_SECRET = "mlpipeline-minio-artifact"  # KFP's keys, in `kubeflow` only
 ARTIFACT_KEYS = ("accesskey", "secretkey")  # the key names KFP reads from it

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pulumi
-
-from modules.component import Context, PlatformComponent
-from modules.manifests import Obj, meta
+from mlplatform.component import Context, PlatformComponent
+from mlplatform.manifests import Obj, meta
 
 TIERS = ("view", "edit", "admin")
 TENANT_ROLES = {tier: f"mlplatform-tenant-{tier}" for tier in TIERS}

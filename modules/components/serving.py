@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence, Set
 
 import pulumi
-
-from modules import manifests, netpol
-from modules.component import Context, PlatformComponent
-from modules.components import istio
-from modules.config.serving import RUNTIMES, RuntimeName
-from modules.releases import Component
+from mlplatform import manifests, netpol
+from mlplatform.component import Context, PlatformComponent
+from mlplatform.components import istio
+from mlplatform.config.serving import RUNTIMES, RuntimeName
+from mlplatform.releases import Component
 
 NAMESPACE = "kserve"
 KNATIVE_NAMESPACE = "knative-serving"

@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pulumi
-
-from modules import manifests, netpol
-from modules.component import Context, PlatformComponent
-from modules.components.kubeflow_namespace import NAMESPACE as KUBEFLOW
-from modules.netpol import PROMETHEUS, peer
+from mlplatform import manifests, netpol
+from mlplatform.component import Context, PlatformComponent
+from mlplatform.components.kubeflow_namespace import NAMESPACE as KUBEFLOW
+from mlplatform.netpol import PROMETHEUS, peer
 
 TRAINER_NAMESPACE = "kubeflow-system"
 # Training Operator v1.9: pod label, unnamed metrics port, webhook port (manifests/base).

@@ -10,11 +10,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
-
-from modules import releases
-from modules.config.base import (
+from mlplatform import releases
+from mlplatform.config.base import (
     ConfigError,
     DnsLabel,
     DnsName,
@@ -27,13 +24,15 @@ from modules.config.base import (
     Resources,
     explain,
 )
-from modules.config.gpu import Gpu
-from modules.config.kueue import Kueue
-from modules.config.pipelines import Pipelines
-from modules.config.serving import Serving
-from modules.config.training import Training
-from modules.quantity import PositiveQuantity
-from modules.tenancy.spec import TenantDefaults
+from mlplatform.config.gpu import Gpu
+from mlplatform.config.kueue import Kueue
+from mlplatform.config.pipelines import Pipelines
+from mlplatform.config.serving import Serving
+from mlplatform.config.training import Training
+from mlplatform.quantity import PositiveQuantity
+from mlplatform.tenancy.spec import TenantDefaults
+from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
 
 
 class ClusterAccess(Model):

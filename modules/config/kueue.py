@@ -9,10 +9,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
+from mlplatform.config.base import DnsLabel, Model, Replicas, ResourceList, Resources
+from mlplatform.config.gpu import GPU_PRESENT_LABEL, Toleration
 from pydantic import AfterValidator, Field, model_validator
-
-from modules.config.base import DnsLabel, Model, Replicas, ResourceList, Resources
-from modules.config.gpu import GPU_PRESENT_LABEL, Toleration
 
 # Go's time.ParseDuration units (Kueue parses timeouts with it): no days.
 _GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")

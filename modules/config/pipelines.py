@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mlplatform.config.base import Model, Replicas, Resources
 from pydantic import Field, field_validator
 
-from modules.config.base import Model, Replicas, Resources
-
 if TYPE_CHECKING:
-    from modules.config import PlatformConfig
+    from mlplatform.config import PlatformConfig
 
 
 def _sized(req_cpu: str, req_mem: str, lim_cpu: str, lim_mem: str) -> Resources:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from mlplatform import releases
+from mlplatform.config.base import Model, ResourceList, Resources
 from pydantic import Field
-
-from modules import releases
-from modules.config.base import Model, ResourceList, Resources
 
 
 class Training(Model):

@@ -14,10 +14,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from modules.graph import Graph, K8sObject
-from modules.manifests import selects
-from modules.tenancy.objects import TENANT_LABEL
-from modules.tenancy.storage import POLICY_ENV
+from mlplatform.graph import Graph, K8sObject
+from mlplatform.manifests import selects
+from mlplatform.tenancy.objects import TENANT_LABEL
+from mlplatform.tenancy.storage import POLICY_ENV
 
 Kind = Literal["rbac", "network", "authorization", "queue", "bucket"]
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from modules import kueue_objects, netpol
-from modules.components.istio import GATEWAY_PRINCIPAL
-from modules.components.kubeflow_namespace import NAMESPACE as KUBEFLOW_NAMESPACE
-from modules.components.minio import NAMESPACE as MINIO_NAMESPACE
-from modules.components.minio import PORT as MINIO_PORT
-from modules.components.pipelines import API_PORTS, METADATA_PORT
-from modules.components.pipelines import TENANTS as PIPELINES_LABELS
-from modules.components.rbac import TENANT_ROLES
-from modules.components.serving import KNATIVE_NAMESPACE
-from modules.config import PlatformConfig
-from modules.manifests import Obj, meta, namespace
-from modules.tenancy.spec import QUEUE_RESOURCES, TenantSpec
+from mlplatform import kueue_objects, netpol
+from mlplatform.components.istio import GATEWAY_PRINCIPAL
+from mlplatform.components.kubeflow_namespace import NAMESPACE as KUBEFLOW_NAMESPACE
+from mlplatform.components.minio import NAMESPACE as MINIO_NAMESPACE
+from mlplatform.components.minio import PORT as MINIO_PORT
+from mlplatform.components.pipelines import API_PORTS, METADATA_PORT
+from mlplatform.components.pipelines import TENANTS as PIPELINES_LABELS
+from mlplatform.components.rbac import TENANT_ROLES
+from mlplatform.components.serving import KNATIVE_NAMESPACE
+from mlplatform.config import PlatformConfig
+from mlplatform.manifests import Obj, meta, namespace
+from mlplatform.tenancy.spec import QUEUE_RESOURCES, TenantSpec
 
 TENANT_LABEL = "mlplatform.io/tenant"
 ALLOWED_PRIORITIES = "mlplatform.io/allowed-priorities"

@@ -15,9 +15,7 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError, model_validator
-
-from modules.config.base import (
+from mlplatform.config.base import (
     ConfigError,
     DnsLabel,
     DnsName,
@@ -27,12 +25,13 @@ from modules.config.base import (
     Resources,
     explain,
 )
-from modules.config.gpu import GPU_RESOURCE
-from modules.manifests import PodSecurity
-from modules.quantity import PositiveQuantity, Quantity, parse_quantity
+from mlplatform.config.gpu import GPU_RESOURCE
+from mlplatform.manifests import PodSecurity
+from mlplatform.quantity import PositiveQuantity, Quantity, parse_quantity
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 if TYPE_CHECKING:
-    from modules.config import PlatformConfig
+    from mlplatform.config import PlatformConfig
 
 Role = Literal["admin", "edit", "view"]
 # Resources a ClusterQueue may quota; GPU resources only on flavors marked `gpu: true`.
@@ -204,7 +203,7 @@ def platform_namespaces() -> tuple[str, ...]:
 
     Imported lazily: the component modules import the config package, which imports this one.
     """
-    import modules.components as package
+    import mlplatform.components as package
 
     found = set(SYSTEM_NAMESPACES)
     for info in pkgutil.iter_modules(package.__path__):

@@ -1,7 +1,7 @@
 """A tenant's MinIO bucket, user and policy (a Job running `mc`), its credentials, and the
 per-namespace Kubeflow Pipelines configuration that uses them.
 
-The bucket Job is `modules.minio_users.user_job` (shared with KFP's own user). The tenant's
+The bucket Job is `mlplatform.minio_users.user_job` (shared with KFP's own user). The tenant's
 secret key lives in two Secrets, both Pulumi secrets: one in `minio` for the Job, one in the
 tenant namespace (`s3-credentials`) for KServe and KFP. KFP's per-namespace objects are ours,
 not its profile controller's (removed: see modules/components/pipelines.py), and name only
@@ -14,15 +14,14 @@ from __future__ import annotations
 import json
 
 import pulumi
-
-from modules import minio_users
-from modules.components import minio, pipelines
-from modules.config import PlatformConfig
-from modules.manifests import Obj, meta, secret
-from modules.minio_users import ACCESS_KEY, SECRET_KEY
-from modules.minio_users import POLICY_ENV as POLICY_ENV  # the isolation check reads it
-from modules.quantity import parse_quantity
-from modules.tenancy.spec import TenantSpec
+from mlplatform import minio_users
+from mlplatform.components import minio, pipelines
+from mlplatform.config import PlatformConfig
+from mlplatform.manifests import Obj, meta, secret
+from mlplatform.minio_users import ACCESS_KEY, SECRET_KEY
+from mlplatform.minio_users import POLICY_ENV as POLICY_ENV  # the isolation check reads it
+from mlplatform.quantity import parse_quantity
+from mlplatform.tenancy.spec import TenantSpec
 
 CREDENTIALS = "s3-credentials"  # in the tenant namespace
 STORAGE_ACCOUNT = "s3-storage"  # InferenceServices name it: spec.predictor.serviceAccountName

@@ -15,12 +15,11 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-
-from modules.component import Context, PlatformComponent
-from modules.kueue_objects import PRIORITY_LABEL
-from modules.manifests import Obj, meta
-from modules.tenancy import objects, storage
-from modules.tenancy.spec import TenantSpec
+from mlplatform.component import Context, PlatformComponent
+from mlplatform.kueue_objects import PRIORITY_LABEL
+from mlplatform.manifests import Obj, meta
+from mlplatform.tenancy import objects, storage
+from mlplatform.tenancy.spec import TenantSpec
 
 ADMISSION_POLICY = "mlplatform-tenant-priorities"
 # Job kinds users submit to their queue (Kueue copies the label onto the Workload).

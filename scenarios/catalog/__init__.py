@@ -1,6 +1,6 @@
 """One module per conformance scenario; ALL is the run order."""
 
-from scenarios.catalog import (
+from mlplatform.scenarios.catalog import (
     gpu_scheduling,
     pipeline_run,
     quota_preemption,

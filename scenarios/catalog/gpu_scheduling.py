@@ -3,11 +3,11 @@ only on GPU nodes (labelled nvidia.com/gpu.present=true; on kind, fake capacity)
 
 from __future__ import annotations
 
-from scenarios.library import Plan, Scenario, Step, Target
-from scenarios.manifests.batch import GPU_NODE_LABEL, gpu_job
-from scenarios.manifests.pods import GPU_RESOURCE
-from scenarios.manifests.tenancy import Quota, ScenarioTenant
-from scenarios.session import Session, StepFailed
+from mlplatform.scenarios.library import Plan, Scenario, Step, Target
+from mlplatform.scenarios.manifests.batch import GPU_NODE_LABEL, gpu_job
+from mlplatform.scenarios.manifests.pods import GPU_RESOURCE
+from mlplatform.scenarios.manifests.tenancy import Quota, ScenarioTenant
+from mlplatform.scenarios.session import Session, StepFailed
 
 NAME = "gpu-scheduling"
 

@@ -4,11 +4,11 @@ tenant namespace."""
 
 from __future__ import annotations
 
-from scenarios.library import Plan, Scenario, Step, Target
-from scenarios.manifests import pipelines
-from scenarios.manifests.tenancy import Egress, Quota, ScenarioTenant
-from scenarios.session import Session, StepFailed
-from scenarios.waits import PIPELINE
+from mlplatform.scenarios.library import Plan, Scenario, Step, Target
+from mlplatform.scenarios.manifests import pipelines
+from mlplatform.scenarios.manifests.tenancy import Egress, Quota, ScenarioTenant
+from mlplatform.scenarios.session import Session, StepFailed
+from mlplatform.scenarios.waits import PIPELINE
 
 NAME = "pipeline-run"
 KFP_NAMESPACE_LABEL = {

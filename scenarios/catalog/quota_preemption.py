@@ -7,14 +7,14 @@ cohort; every job holds 1 CPU.
 
 from __future__ import annotations
 
-from modules import kueue_objects as kq
-from modules.manifests import Obj
-from scenarios.library import Plan, Scenario, Step, Target
-from scenarios.manifests.batch import sleeper_job
-from scenarios.manifests.pods import Size
-from scenarios.manifests.tenancy import Quota, ScenarioTenant
-from scenarios.session import Session
-from scenarios.waits import CONSISTENT
+from mlplatform import kueue_objects as kq
+from mlplatform.manifests import Obj
+from mlplatform.scenarios.library import Plan, Scenario, Step, Target
+from mlplatform.scenarios.manifests.batch import sleeper_job
+from mlplatform.scenarios.manifests.pods import Size
+from mlplatform.scenarios.manifests.tenancy import Quota, ScenarioTenant
+from mlplatform.scenarios.session import Session
+from mlplatform.scenarios.waits import CONSISTENT
 
 NAME = "quota-and-preemption"
 ONE_CPU = Size(cpu="1", memory="64Mi")

@@ -6,14 +6,14 @@ from __future__ import annotations
 import base64
 import re
 
-from modules.manifests import Obj
-from scenarios.library import Plan, Scenario, Step, Target
-from scenarios.load import LoadReport
-from scenarios.manifests import serving
-from scenarios.manifests.pods import Size
-from scenarios.manifests.tenancy import Egress, Quota, ScenarioTenant
-from scenarios.session import Session, StepFailed, condition
-from scenarios.waits import SERVE
+from mlplatform.manifests import Obj
+from mlplatform.scenarios.library import Plan, Scenario, Step, Target
+from mlplatform.scenarios.load import LoadReport
+from mlplatform.scenarios.manifests import serving
+from mlplatform.scenarios.manifests.pods import Size
+from mlplatform.scenarios.manifests.tenancy import Egress, Quota, ScenarioTenant
+from mlplatform.scenarios.session import Session, StepFailed, condition
+from mlplatform.scenarios.waits import SERVE
 
 NAME = "serve-and-load"
 MODEL = "iris"

@@ -4,16 +4,16 @@ workloads cannot be admitted against B's quota."""
 
 from __future__ import annotations
 
-from modules import kueue_objects as kq
-from modules.manifests import Obj
-from scenarios.client import ApiError
-from scenarios.library import Plan, Scenario, Step, Target
-from scenarios.manifests.batch import sleeper_job
-from scenarios.manifests.pods import Size
-from scenarios.manifests.probes import access_review, client_job, server_job
-from scenarios.manifests.tenancy import Quota, ScenarioTenant
-from scenarios.session import Session, StepFailed
-from scenarios.waits import CONSISTENT
+from mlplatform import kueue_objects as kq
+from mlplatform.manifests import Obj
+from mlplatform.scenarios.client import ApiError
+from mlplatform.scenarios.library import Plan, Scenario, Step, Target
+from mlplatform.scenarios.manifests.batch import sleeper_job
+from mlplatform.scenarios.manifests.pods import Size
+from mlplatform.scenarios.manifests.probes import access_review, client_job, server_job
+from mlplatform.scenarios.manifests.tenancy import Quota, ScenarioTenant
+from mlplatform.scenarios.session import Session, StepFailed
+from mlplatform.scenarios.waits import CONSISTENT
 
 NAME = "tenant-isolation"
 STOLEN_QUEUE = "b-quota"

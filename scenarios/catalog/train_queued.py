@@ -6,12 +6,17 @@ admitted within the tenant's quota, run every rank, succeed, and report their me
 
 from __future__ import annotations
 
-from modules.manifests import Obj
-from modules.releases import ComponentName
-from scenarios.library import Plan, Scenario, Step, Target
-from scenarios.manifests.tenancy import Quota, ScenarioTenant
-from scenarios.manifests.training import TrainSpec, pytorch_job, train_job, training_runtime
-from scenarios.session import Session, StepFailed
+from mlplatform.manifests import Obj
+from mlplatform.releases import ComponentName
+from mlplatform.scenarios.library import Plan, Scenario, Step, Target
+from mlplatform.scenarios.manifests.tenancy import Quota, ScenarioTenant
+from mlplatform.scenarios.manifests.training import (
+    TrainSpec,
+    pytorch_job,
+    train_job,
+    training_runtime,
+)
+from mlplatform.scenarios.session import Session, StepFailed
 
 NAME = "train-queued"
 

@@ -13,16 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from modules import releases
-from scenarios.catalog.serve_and_load import MODEL, load_metrics, parse_load
-from scenarios.catalog.serve_and_load import build as build_serving
-from scenarios.client import Cluster
-from scenarios.images import Images
-from scenarios.library import Endpoints, Target
-from scenarios.manifests import serving
-from scenarios.report import Report
-from scenarios.session import Session, StepFailed
-from scenarios.waits import Waiter
+from mlplatform import releases
+from mlplatform.scenarios.catalog.serve_and_load import MODEL, load_metrics, parse_load
+from mlplatform.scenarios.catalog.serve_and_load import build as build_serving
+from mlplatform.scenarios.client import Cluster
+from mlplatform.scenarios.images import Images
+from mlplatform.scenarios.library import Endpoints, Target
+from mlplatform.scenarios.manifests import serving
+from mlplatform.scenarios.report import Report
+from mlplatform.scenarios.session import Session, StepFailed
+from mlplatform.scenarios.waits import Waiter
 
 NAME = "upgrade-rehearsal"
 LOAD_PROFILE = "upgrade"  # scenarios/slo.yaml: errors during the roll are the downtime

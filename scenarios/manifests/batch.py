@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from modules.config.gpu import GPU_PRESENT_LABEL
-from modules.manifests import Obj
-from scenarios.manifests.pods import (
+from mlplatform.config.gpu import GPU_PRESENT_LABEL
+from mlplatform.manifests import Obj
+from mlplatform.scenarios.manifests.pods import (
     GPU_RESOURCE,
     Container,
     Size,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from modules.manifests import Obj, meta
-from scenarios.manifests.pods import Container, Size, pod_spec, queue_labels, queued_job
-from scenarios.pipeline_submit import TOKEN_AUDIENCE, TOKEN_PATH
+from mlplatform.manifests import Obj, meta
+from mlplatform.scenarios.manifests.pods import Container, Size, pod_spec, queue_labels, queued_job
+from mlplatform.scenarios.pipeline_submit import TOKEN_AUDIENCE, TOKEN_PATH
 
 SUBMITTER = "pipeline-submitter"
 RUNNER = "default-editor"  # the ServiceAccount KFP multi-user runs use in a namespace
@@ -46,7 +46,7 @@ def submit_job(
 ) -> Obj:
     """Runs scenarios.pipeline_submit with an audience-bound projected token."""
     submit = Container(
-        "submit", image, ["python", "-m", "scenarios.pipeline_submit"],
+        "submit", image, ["python", "-m", "mlplatform.scenarios.pipeline_submit"],
         ["--host", kfp_host, "--namespace", namespace, "--image", image,
          "--timeout", str(timeout_s)],
         Size(cpu="200m", memory="256Mi"),

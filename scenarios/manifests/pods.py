@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from modules.config.gpu import GPU_RESOURCE
-from modules.kueue_objects import PRIORITY_LABEL, QUEUE_LABEL
-from modules.manifests import Obj, meta
+from mlplatform.config.gpu import GPU_RESOURCE
+from mlplatform.kueue_objects import PRIORITY_LABEL, QUEUE_LABEL
+from mlplatform.manifests import Obj, meta
 
 SCRATCH = "scratch"  # emptyDir at /tmp: HOME, outputs and caches on a read-only root
 SCRATCH_PATH = "/tmp"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from modules.manifests import Obj
-from scenarios.manifests.pods import Container, Size, pod_spec, queue_labels, queued_job
+from mlplatform.manifests import Obj
+from mlplatform.scenarios.manifests.pods import Container, Size, pod_spec, queue_labels, queued_job
 
 PROBE_PORT = 8080
 SERVER_LABEL = {"mlplatform.io/probe": "server"}
@@ -56,7 +56,7 @@ def client_job(
 ) -> Obj:
     """Succeeds only when connecting to host:PROBE_PORT has the expected outcome."""
     client = Container(
-        "probe", image, ["python", "-m", "scenarios.probe"],
+        "probe", image, ["python", "-m", "mlplatform.scenarios.probe"],
         ["--host", host, "--port", str(PROBE_PORT), "--expect", expect,
          "--timeout", str(timeout_s)], _SMALL,
     )  # fmt: skip

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from modules.manifests import Obj, meta, secret
-from modules.releases import Release
-from scenarios.manifests.pods import (
+from mlplatform.manifests import Obj, meta, secret
+from mlplatform.releases import Release
+from mlplatform.scenarios.manifests.pods import (
     SCRATCH,
     SCRATCH_PATH,
     Container,
@@ -78,7 +78,7 @@ def model_upload_job(
     fit = Container(
         "fit",
         image,
-        ["python", "-m", "scenarios.workloads.model.fit"],
+        ["python", "-m", "mlplatform.scenarios.workloads.model.fit"],
         ["--model-dir", local],
         Size(cpu="250m", memory="256Mi"),
     )
@@ -99,7 +99,7 @@ def model_upload_job(
 def serving_runtime(release: Release, namespace: str, image: str, size: Size) -> Obj:
     """Our sklearn runtime: the scenario image's KServe model server, restricted."""
     server = Container(
-        "kserve-container", image, ["python", "-m", "scenarios.workloads.model.serve"],
+        "kserve-container", image, ["python", "-m", "mlplatform.scenarios.workloads.model.serve"],
         ["--model_name={{.Name}}", "--model_dir=/mnt/models", f"--http_port={HTTP_PORT}",
          "--enable_grpc=false", "--request_logging=false"],
         size, ports=[HTTP_PORT],
@@ -173,7 +173,7 @@ def load_job(
     """Locust (scenarios.load) in the tenant; prints its JSON report on one prefixed line."""
     out = f"{SCRATCH_PATH}/load.json"
     script = (
-        f'python -m scenarios.load "$@" --json-out {out}; rc=$?; '
+        f'python -m mlplatform.scenarios.load "$@" --json-out {out}; rc=$?; '
         f'printf "{LOAD_PREFIX}%s\\n" "$(tr -d "\\n" < {out})"; exit $rc'
     )
     args = ["--host", host, "--model", model, "--users", str(users),

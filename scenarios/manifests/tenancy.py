@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from modules import kueue_objects as kq
-from modules import manifests, netpol
-from modules.config.gpu import GPU_RESOURCE
-from modules.manifests import Obj, meta
-from modules.quantity import parse_quantity
-from modules.releases import Release
-from modules.tenancy.objects import TENANT_LABEL
+from mlplatform import kueue_objects as kq
+from mlplatform import manifests, netpol
+from mlplatform.config.gpu import GPU_RESOURCE
+from mlplatform.manifests import Obj, meta
+from mlplatform.quantity import parse_quantity
+from mlplatform.releases import Release
+from mlplatform.tenancy.objects import TENANT_LABEL
 
 SCENARIO_LABEL = "mlplatform.io/scenario"
 LOCAL_QUEUE = "main"

@@ -1,6 +1,6 @@
 """Distributed training objects: PyTorchJob (Training Operator v1) and TrainJob (Trainer v2).
 
-Both run `scenarios.workloads.train` from the scenario image. The PyTorchJob starts the
+Both run `mlplatform.scenarios.workloads.train` from the scenario image. The PyTorchJob starts the
 script in each replica (the operator injects MASTER_ADDR/RANK/WORLD_SIZE); the TrainJob
 runs it under torchrun (Trainer injects PET_*). The TrainJob references a namespaced
 TrainingRuntime `torch-distributed` we create beside it: upstream's cluster runtime of
@@ -13,11 +13,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from modules.manifests import Obj, meta
-from modules.releases import Release
-from scenarios.manifests.pods import SCRATCH_PATH, Container, Size, pod_spec, queue_labels, template
+from mlplatform.manifests import Obj, meta
+from mlplatform.releases import Release
+from mlplatform.scenarios.manifests.pods import (
+    SCRATCH_PATH,
+    Container,
+    Size,
+    pod_spec,
+    queue_labels,
+    template,
+)
 
-TRAIN_MODULE = "scenarios.workloads.train"
+TRAIN_MODULE = "mlplatform.scenarios.workloads.train"
 OUTPUT_DIR = f"{SCRATCH_PATH}/train-out"
 RUNTIME_NAME = "torch-distributed"
 ANCESTOR_LABEL = "trainer.kubeflow.org/trainjob-ancestor-step"

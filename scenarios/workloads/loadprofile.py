@@ -1,7 +1,7 @@
 """Locust load profile for the served model: V1 predict posts from FastHttpUser.
 
 Importing this module imports locust, which gevent-patches the interpreter: only the load
-process (`python -m scenarios.load`) or `locust -f` may import it.
+process (`python -m mlplatform.scenarios.load`) or `locust -f` may import it.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ import json
 
 from locust import constant, constant_throughput, task
 from locust.contrib.fasthttp import FastHttpUser
-
-from scenarios.workloads.model import SAMPLE_INSTANCES
+from mlplatform.scenarios.workloads.model import SAMPLE_INSTANCES
 
 HEADERS = {"Content-Type": "application/json"}
 

@@ -3,8 +3,8 @@
 Components are lightweight Python components using only the standard library and install
 nothing at run time (`install_kfp_package=False`): the image must already contain kfp.
 
-    python -m scenarios.workloads.pipeline compile --out pipeline.yaml [--image IMG]
-    python -m scenarios.workloads.pipeline run-local --root /tmp/kfp --min-accuracy 0.8
+    python -m mlplatform.scenarios.workloads.pipeline compile --out pipeline.yaml [--image IMG]
+    python -m mlplatform.scenarios.workloads.pipeline run-local --root /tmp/kfp --min-accuracy 0.8
 """
 
 # No `from __future__ import annotations`: kfp reads real annotation objects.

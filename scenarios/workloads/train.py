@@ -1,7 +1,7 @@
 """Distributed CPU training payload (gloo) for the PyTorchJob and TrainJob scenarios.
 
-    torchrun --nproc-per-node 2 -m scenarios.workloads.train --output-dir /tmp/out
-    python -m scenarios.workloads.train --output-dir /tmp/out   # a PyTorchJob replica
+    torchrun --nproc-per-node 2 -m mlplatform.scenarios.workloads.train --output-dir /tmp/out
+    python -m mlplatform.scenarios.workloads.train --output-dir /tmp/out   # a PyTorchJob replica
 
 Trains a small MLP on deterministic synthetic regression data until the global loss is
 below --target-loss. Rank 0 writes model.pt (state_dict) and metrics.json and prints one
@@ -22,11 +22,10 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from mlplatform.scenarios.workloads.distenv import DistEnv, EnvContractError, format_metrics
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
-
-from scenarios.workloads.distenv import DistEnv, EnvContractError, format_metrics
 
 FEATURES = 8
 FAIL_EXIT_CODE = 17

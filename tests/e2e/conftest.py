@@ -8,20 +8,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from mlplatform.cluster import ROOT
 
-from modules.cluster import ROOT
 from tests.e2e.gate import ENV, KEEP, KIND, OUT
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
-
-    from modules.cluster.lifecycle import Deployment
+    from mlplatform.cluster.lifecycle import Deployment
 
 
 @pytest.fixture(scope="session")
 def platform() -> Iterator[Deployment]:
     """The platform up on its cluster (created or reused), idempotency checked."""
-    from modules.cluster import lifecycle
+    from mlplatform.cluster import lifecycle
 
     OUT.mkdir(parents=True, exist_ok=True)
     kubeconfig = OUT / "kubeconfig" if KIND else None
@@ -45,7 +44,7 @@ def kubeconfig(platform: Deployment) -> str:
 @pytest.fixture(scope="session")
 def scenario_image(platform: Deployment) -> str:
     """The scenario payload image: MLPLATFORM_SCENARIO_IMAGE, or built and loaded into kind."""
-    from scenarios.images import scenario_image as default_image
+    from mlplatform.scenarios.images import scenario_image as default_image
 
     given = os.environ.get("MLPLATFORM_SCENARIO_IMAGE")
     if given:
@@ -74,7 +73,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         item.config.stash[_LOGS] = True
         dep = item.funcargs.get("platform")
         if dep is not None:
-            from modules.cluster.lifecycle import collect_logs
+            from mlplatform.cluster.lifecycle import collect_logs
 
             collect_logs(dep)
 

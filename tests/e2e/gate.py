@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 
-from modules.cluster import REPORTS
-from modules.cluster.lifecycle import load, uses_kind
-from modules.cluster.tools import KIND_TOOLS, REMOTE_TOOLS, e2e_missing, skip_reason
+from mlplatform.cluster import REPORTS
+from mlplatform.cluster.lifecycle import load, uses_kind
+from mlplatform.cluster.tools import KIND_TOOLS, REMOTE_TOOLS, e2e_missing, skip_reason
 
 ENV = os.environ.get("MLPLATFORM_E2E_ENV", "dev")
 KEEP = os.environ.get("MLPLATFORM_KEEP") == "1"

@@ -28,7 +28,7 @@ PRIVILEGED_POD = {
 
 
 def _platform_namespaces(core) -> list[str]:
-    from modules.manifests import MANAGED_BY
+    from mlplatform.manifests import MANAGED_BY
 
     ((key, value),) = MANAGED_BY.items()
     return sorted(
@@ -73,8 +73,7 @@ def test_no_pod_in_crashloop(platform, api):
 def test_tenant_namespaces_enforce_restricted(platform, api):
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
-
-    from modules.cluster.lifecycle import load_stack
+    from mlplatform.cluster.lifecycle import load_stack
 
     tenants = load_stack(ENV).tenants
     if not tenants:
@@ -90,8 +89,7 @@ def test_tenant_namespaces_enforce_restricted(platform, api):
 
 def test_scenarios(platform, kubeconfig, scenario_image):
     from kubernetes import config as kube_config
-
-    from scenarios.runner import run
+    from mlplatform.scenarios.runner import run
 
     _, active = kube_config.list_kube_config_contexts(config_file=kubeconfig)
     assert active["name"] == platform.context, (

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 import yaml
-
-from modules.render import type_token
-from policies import waivers
-from policies.core import View
+from mlplatform.policies import waivers
+from mlplatform.policies.core import View
+from mlplatform.render import type_token
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "policy-violations"
 

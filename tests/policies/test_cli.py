@@ -4,10 +4,9 @@ import json
 
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
 import pytest
-
-from modules import upstream
-from modules.cli import main
-from policies.registry import POLICIES
+from mlplatform import upstream
+from mlplatform.cli import main
+from mlplatform.policies.registry import POLICIES
 
 
 @pytest.fixture(autouse=True)

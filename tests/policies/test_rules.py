@@ -3,11 +3,11 @@
 import copy
 
 import pytest
+from mlplatform.policies.core import Policy, View
+from mlplatform.policies.pods import pod_templates
+from mlplatform.policies.registry import POLICIES, by_name, evaluate, level
+from mlplatform.policies.supply_chain import ImageRef
 
-from policies.core import Policy, View
-from policies.pods import pod_templates
-from policies.registry import POLICIES, by_name, evaluate, level
-from policies.supply_chain import ImageRef
 from tests.policies.conftest import view
 
 SC = {
@@ -587,8 +587,8 @@ def test_non_kubernetes_resources_are_ignored_by_resource_rules():
 
 def test_trainjob_security_is_judged_on_its_runtime_not_the_trainer_override():
     """A TrainJob cannot carry a security context; its runtime's pod template does."""
-    from policies.core import View
-    from policies.pods import containers
+    from mlplatform.policies.core import View
+    from mlplatform.policies.pods import containers
 
     tj = {
         "apiVersion": "trainer.kubeflow.org/v1alpha1",

@@ -4,16 +4,16 @@ control daemon, a chart from a local cache, and children as the offline check pr
 Each fixed rule keeps a violating and a compliant case."""
 
 import pytest
+from mlplatform import render
+from mlplatform.components import gpu
+from mlplatform.config.gpu import Gpu
+from mlplatform.graph import Graph, Resource
+from mlplatform.mirror import image_transform
+from mlplatform.policies import views
+from mlplatform.policies.core import View
+from mlplatform.policies.security import is_reference
+from mlplatform.render import Rendered
 
-from modules import render
-from modules.components import gpu
-from modules.config.gpu import Gpu
-from modules.graph import Graph, Resource
-from modules.mirror import image_transform
-from modules.render import Rendered
-from policies import views
-from policies.core import View
-from policies.security import is_reference
 from tests.policies.test_rules import messages, view, workload
 
 MIRROR = "mirror.corp:5000/ml"

@@ -1,8 +1,8 @@
 """The foundation components under mocks, for every environment x release."""
 
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
+from mlplatform.graph import CHART, CONFIG_GROUP
 
-from modules.graph import CHART, CONFIG_GROUP
 from tests.conftest import stack_config
 from tests.schema import invalid_objects
 
@@ -115,7 +115,7 @@ def test_gateway_identity_matches_kubeflow_principal(program):
 
 
 def test_chart_versions_come_from_the_catalogue(program, env_release):
-    from modules import releases
+    from mlplatform import releases
 
     env, release = env_release
     g = program(env, release)
@@ -130,7 +130,7 @@ GATEWAY_SCHEMA_BROKEN = {"1.26.1", "1.26.2", "1.26.3"}
 
 
 def test_no_release_pins_a_gateway_chart_that_rejects_its_values():
-    from modules import releases
+    from mlplatform import releases
 
     pins = {r: releases.load(r).component("istio").version for r in releases.available()}
     assert {r: v for r, v in pins.items() if v in GATEWAY_SCHEMA_BROKEN} == {}

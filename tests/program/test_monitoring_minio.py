@@ -10,11 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
+from mlplatform import minio_users
+from mlplatform.components import certmanager, minio, monitoring
+from mlplatform.graph import CHART, CONFIG_GROUP, KUSTOMIZE
+from mlplatform.quantity import parse_quantity
 
-from modules import minio_users
-from modules.components import certmanager, minio, monitoring
-from modules.graph import CHART, CONFIG_GROUP, KUSTOMIZE
-from modules.quantity import parse_quantity
 from tests.conftest import stack_config
 
 
@@ -152,7 +152,7 @@ def test_platform_buckets_come_from_our_job_not_the_charts_hook(program, env_rel
 
 
 def test_buckets_job_uses_the_catalogue_mc_image(program, env_release):
-    from modules import releases
+    from mlplatform import releases
 
     env, release = env_release
     job = program(env, release).object("Job", minio.BUCKETS_JOB, minio.NAMESPACE)

@@ -1,4 +1,4 @@
-from modules.components.rbac import AGGREGATE_LABEL, TENANT_ROLES, TIERS
+from mlplatform.components.rbac import AGGREGATE_LABEL, TENANT_ROLES, TIERS
 
 
 def _roles(g):

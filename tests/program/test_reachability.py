@@ -1,8 +1,7 @@
 """End-to-end NetworkPolicy reachability over the recorded graph: both ends must agree."""
 
 import pytest
-
-from modules.reachability import Endpoint, Network
+from mlplatform.reachability import Endpoint, Network
 
 TEAM_A = Endpoint("team-a", {"app": "trainer"})
 TEAM_A_OTHER = Endpoint("team-a", {"app": "notebook"})
@@ -53,13 +52,13 @@ def test_prod_pins_api_server_egress_so_tenants_cannot_reach_the_internet(progra
 
 
 def test_a_pod_no_policy_selects_is_open():
-    from modules.graph import Graph
+    from mlplatform.graph import Graph
 
     assert Network(Graph([])).can_reach(TEAM_A, TEAM_B, 1)
 
 
 def test_ip_blocks_with_exceptions_and_port_ranges():
-    from modules.graph import CONFIG_GROUP, Graph, Resource
+    from mlplatform.graph import CONFIG_GROUP, Graph, Resource
 
     policy = {
         "apiVersion": "networking.k8s.io/v1",

@@ -2,8 +2,8 @@
 
 import re
 
-from modules.graph import Graph
-from modules.mockrun import STAND_INS as SENTINELS
+from mlplatform.graph import Graph
+from mlplatform.mockrun import STAND_INS as SENTINELS
 
 SENSITIVE = re.compile(r"password|passwd|secret|token|private|credential|access_?key|cookie", re.I)
 # Keys whose values name a secret or a key rather than holding one.
@@ -48,7 +48,7 @@ def test_no_plaintext_secrets(program, env_release):
 
 
 def test_the_walk_catches_a_plaintext_password():
-    from modules.graph import Resource
+    from mlplatform.graph import Resource
 
     g = Graph(
         [

@@ -9,10 +9,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from modules.kueue_objects import QUEUE_LABEL
-from scenarios.client import ApiError
-from scenarios.load import LoadConfig, LoadReport, LoadResult, evaluate, load_slo
-from scenarios.manifests.serving import LOAD_PREFIX
+from mlplatform.kueue_objects import QUEUE_LABEL
+from mlplatform.scenarios.client import ApiError
+from mlplatform.scenarios.load import LoadConfig, LoadReport, LoadResult, evaluate, load_slo
+from mlplatform.scenarios.manifests.serving import LOAD_PREFIX
 
 Obj = dict[str, Any]
 T0 = "2026-01-01T00:00:00Z"

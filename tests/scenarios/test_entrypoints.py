@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 
 import pytest
+from mlplatform.cli import main, parser
+from mlplatform.scenarios import probe
+from mlplatform.scenarios.catalog.upgrade_rehearsal import PHASES, rehearse
+from mlplatform.scenarios.report import Report, ScenarioResult, write
+from mlplatform.scenarios.waits import Waiter
 
-from modules.cli import main, parser
-from scenarios import probe
-from scenarios.catalog.upgrade_rehearsal import PHASES, rehearse
-from scenarios.report import Report, ScenarioResult, write
-from scenarios.waits import Waiter
 from tests.scenarios.fake import FakeClock, load_report, serving_cluster
 
 
@@ -22,7 +22,7 @@ def test_run_arguments_reach_the_runner(monkeypatch, tmp_path):
                     keep=keep_on_failure, **kw)  # fmt: skip
         return Report(release, "ctx", "now", 0.0, [ScenarioResult("x", "", [], "failed", 1.0)])
 
-    monkeypatch.setattr("scenarios.runner.run", fake_run)
+    monkeypatch.setattr("mlplatform.scenarios.runner.run", fake_run)
     code = main(["conformance", "run", "--kubeconfig", "k.yaml", "--release", "1.11",
                  "--scenario", "train-queued", "--scenario", "tenant-isolation",
                  "--out", str(tmp_path), "--keep-on-failure", "--timeout-scale", "2"])  # fmt: skip

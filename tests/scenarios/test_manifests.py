@@ -4,16 +4,16 @@ policy-clean; and the release-dependent fields follow the catalogue."""
 from __future__ import annotations
 
 import pytest
+from mlplatform import releases
+from mlplatform.kueue_objects import PRIORITY_LABEL, QUEUE_LABEL
+from mlplatform.manifests import Obj
+from mlplatform.policies.core import View
+from mlplatform.policies.registry import evaluate
+from mlplatform.scenarios.catalog import quota_preemption, serve_and_load, train_queued
+from mlplatform.scenarios.images import Images, scenario_image
+from mlplatform.scenarios.library import Scenario, Target, scenarios
+from mlplatform.scenarios.manifests.serving import MODE_ANNOTATION
 
-from modules import releases
-from modules.kueue_objects import PRIORITY_LABEL, QUEUE_LABEL
-from modules.manifests import Obj
-from policies.core import View
-from policies.registry import evaluate
-from scenarios.catalog import quota_preemption, serve_and_load, train_queued
-from scenarios.images import Images, scenario_image
-from scenarios.library import Scenario, Target, scenarios
-from scenarios.manifests.serving import MODE_ANNOTATION
 from tests.scenarios import crs
 
 RELEASES = releases.available()

@@ -7,16 +7,16 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from mlplatform import releases
+from mlplatform.scenarios.catalog.train_queued import build as train_queued_build
+from mlplatform.scenarios.client import ApiError
+from mlplatform.scenarios.images import Images
+from mlplatform.scenarios.library import Scenario, Target
+from mlplatform.scenarios.report import JSON_FILE, SCHEMA_VERSION, Report, markdown, rerender
+from mlplatform.scenarios.runner import Progress, execute
+from mlplatform.scenarios.waits import Waiter
+from mlplatform.scenarios.workloads.distenv import format_metrics
 
-from modules import releases
-from scenarios.catalog.train_queued import build as train_queued_build
-from scenarios.client import ApiError
-from scenarios.images import Images
-from scenarios.library import Scenario, Target
-from scenarios.report import JSON_FILE, SCHEMA_VERSION, Report, markdown, rerender
-from scenarios.runner import Progress, execute
-from scenarios.waits import Waiter
-from scenarios.workloads.distenv import format_metrics
 from tests.scenarios.fake import (
     FakeClock,
     FakeCluster,
@@ -235,7 +235,9 @@ def test_serve_and_load_reports_the_violated_slo(tmp_path):
 
 def test_unsupported_scenarios_are_skipped(tmp_path, monkeypatch):
     needs = Scenario("needs-trainer", "TrainJob only", ("kueue", "trainer"), train_queued_build)
-    monkeypatch.setattr("scenarios.runner.library_scenarios", lambda: {needs.name: needs})
+    monkeypatch.setattr(
+        "mlplatform.scenarios.runner.library_scenarios", lambda: {needs.name: needs}
+    )
     rel = releases.load("1.10")
     out = io.StringIO()
     target_1_10 = Target(rel, Images.for_release(rel), "f4ke00")

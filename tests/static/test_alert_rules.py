@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from modules.stackconfig import ROOT, environments
+from mlplatform.stackconfig import ROOT, environments
 
 OVERLAYS = ROOT / "overlays" / "monitoring"
 TOOLS = ROOT / ".tools" / "bin"

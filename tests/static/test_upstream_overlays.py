@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from modules.overlays import UPSTREAM_OVERLAYS
+from mlplatform.overlays import UPSTREAM_OVERLAYS
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="needs kubectl (embedded kustomize)")

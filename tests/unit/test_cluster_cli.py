@@ -1,12 +1,11 @@
 """`mlplatform doctor | up | down` argument handling and exit codes (no cluster, no CLI)."""
 
 import pytest
-
-from modules.cli import main
-from modules.cli.cluster import Exit
-from modules.cluster import lifecycle
-from modules.config import ConfigError
-from modules.stackconfig import environments
+from mlplatform.cli import main
+from mlplatform.cli.cluster import Exit
+from mlplatform.cluster import lifecycle
+from mlplatform.config import ConfigError
+from mlplatform.stackconfig import environments
 
 
 @pytest.mark.parametrize("command", ["up", "down", "doctor"])
@@ -29,8 +28,8 @@ def test_up_needs_an_env(capsys):
 @pytest.fixture
 def no_tools(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr("modules.cluster.tools.TOOLS_BIN", tmp_path / "none")
-    monkeypatch.setattr("modules.cluster.tools.ROOT", tmp_path)  # no installer to run
+    monkeypatch.setattr("mlplatform.cluster.tools.TOOLS_BIN", tmp_path / "none")
+    monkeypatch.setattr("mlplatform.cluster.tools.ROOT", tmp_path)  # no installer to run
 
 
 def test_doctor_exit_code_and_lines(no_tools, capsys):

@@ -4,13 +4,12 @@ import stat
 
 import pytest
 import yaml
-
-from modules.cluster import kind as kindmod
-from modules.cluster import toolchain
-from modules.cluster.kind import ClusterError, KindCluster, cluster_name, kind_config, node_image
-from modules.cluster.lifecycle import load, uses_kind
-from modules.config.gpu import GPU_PRESENT_LABEL
-from modules.stackconfig import environments
+from mlplatform.cluster import kind as kindmod
+from mlplatform.cluster import toolchain
+from mlplatform.cluster.kind import ClusterError, KindCluster, cluster_name, kind_config, node_image
+from mlplatform.cluster.lifecycle import load, uses_kind
+from mlplatform.config.gpu import GPU_PRESENT_LABEL
+from mlplatform.stackconfig import environments
 
 
 @pytest.fixture(scope="module")

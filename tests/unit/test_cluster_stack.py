@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from modules.cluster import ROOT
-from modules.cluster.stack import Layout, StackError, prepare, show_secrets_command
+from mlplatform.cluster import ROOT
+from mlplatform.cluster.stack import Layout, StackError, prepare, show_secrets_command
 
 
 @pytest.fixture

@@ -3,9 +3,8 @@
 import stat
 
 import pytest
-
-from modules.cluster import tools
-from modules.cluster.tools import doctor, e2e_missing, parse_version, skip_reason
+from mlplatform.cluster import tools
+from mlplatform.cluster.tools import doctor, e2e_missing, parse_version, skip_reason
 
 
 def _tool(bin_dir, name, script):

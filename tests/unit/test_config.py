@@ -1,9 +1,9 @@
 """Bad stack config is rejected with a precise message before any resource is registered."""
 
 import pytest
+from mlplatform.config import ConfigError
+from mlplatform.mockrun import run
 
-from modules.config import ConfigError
-from modules.mockrun import run
 from tests.conftest import ENVIRONMENTS, assert_rejected, stack_config
 
 
@@ -182,6 +182,6 @@ def test_every_problem_is_reported_at_once():
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_committed_stacks_are_valid(env):
-    from modules.platform import load_config
+    from mlplatform.platform import load_config
 
     assert load_config(stack_config(env)).platform.environment == env

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from modules.inventory import inventory, report
+from mlplatform.inventory import inventory, report
 
 
 def _deploy(kind: str, name: str, resources: dict, replicas: int | None = None, **spec) -> dict:
@@ -46,7 +46,11 @@ def test_prometheus_resources_count_their_replicas():
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "Prometheus",
         "metadata": {"name": "p"},
-        "spec": {"replicas": 2, "image": "quay.io/prometheus/prometheus:v3", **{"resources": BOUNDED}},
+        "spec": {
+            "replicas": 2,
+            "image": "quay.io/prometheus/prometheus:v3",
+            **{"resources": BOUNDED},
+        },
     }
     summary = report(inventory({"monitoring": [prom]}))
     assert summary["total"]["cpuRequests"] == "0.2"

@@ -3,9 +3,8 @@ from pathlib import Path
 import pulumi
 import pytest
 import yaml
-
-from modules.graph import CHART, KUSTOMIZE
-from modules.mirror import image_transform, rewrite_image, split_registry
+from mlplatform.graph import CHART, KUSTOMIZE
+from mlplatform.mirror import image_transform, rewrite_image, split_registry
 
 MIRROR = "mirror.corp:5000/ml"
 RENDERED = list(

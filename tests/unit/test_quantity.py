@@ -1,8 +1,7 @@
 from decimal import Decimal
 
 import pytest
-
-from modules.quantity import parse_quantity
+from mlplatform.quantity import parse_quantity
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,5 @@
 import pytest
-
-from modules import releases
+from mlplatform import releases
 
 EVERY_RELEASE_SHIPS = {
     "cert_manager",

@@ -4,10 +4,9 @@ import shutil
 
 import pytest
 import yaml
-
-from modules.cli import main
-from modules.cli import tenant as cli
-from modules.stackconfig import stack_file
+from mlplatform.cli import main
+from mlplatform.cli import tenant as cli
+from mlplatform.stackconfig import stack_file
 
 
 @pytest.fixture

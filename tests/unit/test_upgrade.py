@@ -1,8 +1,8 @@
 """Upgrade planning: catalogue hazards, config gates and the resource diff, offline."""
 
-from modules import releases
-from modules.cli import main
-from modules.upgrade import catalogue_changes, plan
+from mlplatform import releases
+from mlplatform.cli import main
+from mlplatform.upgrade import catalogue_changes, plan
 
 
 def _changes(a, b):

@@ -12,15 +12,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from modules import releases, upstream
-from modules import upstream_pull as pull
-from modules.cli import main
-from modules.config import ConfigError
-from modules.graph import CHART
-from modules.mockrun import run, stack_inputs
-from modules.render import TOOLS
-from modules.upstream import Cache, RemoteBase
+from mlplatform import releases, upstream
+from mlplatform import upstream_pull as pull
+from mlplatform.cli import main
+from mlplatform.config import ConfigError
+from mlplatform.graph import CHART
+from mlplatform.mockrun import run, stack_inputs
+from mlplatform.render import TOOLS
+from mlplatform.upstream import Cache, RemoteBase
 
 RELEASE = "1.11"
 ARGO = "https://github.com/argoproj/argo-workflows/manifests/base/workflow-controller?ref=v3.7.3"

@@ -18,18 +18,18 @@ from typing import Any
 
 import pytest
 import yaml
+from mlplatform import releases, render
+from mlplatform.components import minio, pipelines
+from mlplatform.components.istio import GATEWAY_PRINCIPAL, PLATFORM_GATEWAY
+from mlplatform.components.istio import NAMESPACE as GATEWAY_NAMESPACE
+from mlplatform.components.kubeflow_namespace import NAMESPACE
+from mlplatform.graph import Graph, K8sObject
+from mlplatform.minio_users import POLICY_ENV
+from mlplatform.mockrun import STAND_IN_PASSWORD
+from mlplatform.tenancy import storage
+from mlplatform.tenancy.objects import TENANT_LABEL
+from mlplatform.upstream import RemoteBase
 
-from modules import releases, render
-from modules.components import minio, pipelines
-from modules.components.istio import GATEWAY_PRINCIPAL, PLATFORM_GATEWAY
-from modules.components.istio import NAMESPACE as GATEWAY_NAMESPACE
-from modules.components.kubeflow_namespace import NAMESPACE
-from modules.graph import Graph, K8sObject
-from modules.minio_users import POLICY_ENV
-from modules.mockrun import STAND_IN_PASSWORD
-from modules.tenancy import storage
-from modules.tenancy.objects import TENANT_LABEL
-from modules.upstream import RemoteBase
 from tests.upstream import CACHE, CASE_IDS, CASES, needs_cache, upstream_graph
 
 pytestmark = needs_cache

@@ -22,15 +22,15 @@ from typing import Any
 
 import pytest
 import yaml
+from mlplatform import releases, render
+from mlplatform.components import identity, training
+from mlplatform.components.istio import GATEWAY_LABELS, GATEWAY_PRINCIPAL, PLATFORM_GATEWAY
+from mlplatform.components.istio import NAMESPACE as GATEWAY_NAMESPACE
+from mlplatform.components.kubeflow_namespace import NAMESPACE as KUBEFLOW
+from mlplatform.graph import Graph, K8sObject
+from mlplatform.overlays import UPSTREAM_OVERLAYS
+from mlplatform.stackconfig import ROOT
 
-from modules import releases, render
-from modules.components import identity, training
-from modules.components.istio import GATEWAY_LABELS, GATEWAY_PRINCIPAL, PLATFORM_GATEWAY
-from modules.components.istio import NAMESPACE as GATEWAY_NAMESPACE
-from modules.components.kubeflow_namespace import NAMESPACE as KUBEFLOW
-from modules.graph import Graph, K8sObject
-from modules.overlays import UPSTREAM_OVERLAYS
-from modules.stackconfig import ROOT
 from tests import pod_security
 from tests.upstream import CACHE, CASE_IDS, CASES, needs_cache, upstream_graph
 

@@ -16,20 +16,20 @@ from typing import Any
 
 import pytest
 import yaml
+from mlplatform import releases, render
+from mlplatform.cli import main
+from mlplatform.cli.policy import stack_config
+from mlplatform.components import gpu
+from mlplatform.config import parse_platform
+from mlplatform.graph import Graph
+from mlplatform.mockrun import stack_inputs
+from mlplatform.policies import views
+from mlplatform.policies.core import View
+from mlplatform.policies.pods import containers, injector_placeholder
+from mlplatform.policies.registry import evaluate
+from mlplatform.policies.security import GPU_DEVICE_PLUGIN, GPU_MPS_CONTROL_DAEMON
+from mlplatform.render import ChartInstall, Rendered
 
-from modules import releases, render
-from modules.cli import main
-from modules.cli.policy import stack_config
-from modules.components import gpu
-from modules.config import parse_platform
-from modules.graph import Graph
-from modules.mockrun import stack_inputs
-from modules.render import ChartInstall, Rendered
-from policies import views
-from policies.core import View
-from policies.pods import containers, injector_placeholder
-from policies.registry import evaluate
-from policies.security import GPU_DEVICE_PLUGIN, GPU_MPS_CONTROL_DAEMON
 from tests.conftest import evaluate as run_program
 from tests.upstream import CACHE, CASE_IDS, CASES, facts, needs_cache, upstream_graph
 

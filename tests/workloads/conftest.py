@@ -6,14 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mlplatform.scenarios.workloads.model import server_command
 
-from scenarios.workloads.model import server_command
 from tests.workloads.helpers import REPO, clean_env, free_port, wait_until_ready
 
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from scenarios.workloads.model.fit import fit
+    from mlplatform.scenarios.workloads.model.fit import fit
 
     path = tmp_path_factory.mktemp("model")
     assert fit(path)["accuracy"] > 0.9

@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from scenarios.workloads.pipeline import compile_pipeline, run_local
+from mlplatform.scenarios.workloads.pipeline import compile_pipeline, run_local
 
 pytestmark = pytest.mark.workloads
 

@@ -7,14 +7,19 @@ import time
 from pathlib import Path
 
 import pytest
+from mlplatform.scenarios.workloads.distenv import (
+    DistEnv,
+    EnvContractError,
+    format_metrics,
+    parse_metrics,
+)
 
-from scenarios.workloads.distenv import DistEnv, EnvContractError, format_metrics, parse_metrics
 from tests.workloads.helpers import REPO, clean_env, free_port
 
 pytestmark = pytest.mark.workloads
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
-TRAIN = ["-m", "scenarios.workloads.train"]
+TRAIN = ["-m", "mlplatform.scenarios.workloads.train"]
 TARGET = 0.02
 
 

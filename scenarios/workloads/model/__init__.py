@@ -14,7 +14,7 @@ def server_command(
 ) -> list[str]:
     """The local model server's command line: HTTP only, quiet per-request logging."""
     return [
-        python, "-m", "scenarios.workloads.model.serve",
+        python, "-m", "mlplatform.scenarios.workloads.model.serve",
         "--model_name", model_name,
         "--model_dir", model_dir,
         "--http_port", str(port),

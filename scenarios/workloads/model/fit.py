@@ -1,6 +1,6 @@
 """Train the served classifier and save it as `<model_dir>/model.joblib`.
 
-    python -m scenarios.workloads.model.fit --model-dir /tmp/model
+    python -m mlplatform.scenarios.workloads.model.fit --model-dir /tmp/model
 
 The directory is what the serve scenario uploads to MinIO (KServe's storage initializer
 then mounts it at /mnt/models for serve.py).
@@ -13,11 +13,10 @@ import json
 from pathlib import Path
 
 import joblib
+from mlplatform.scenarios.workloads.model import MODEL_FILE
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-
-from scenarios.workloads.model import MODEL_FILE
 
 
 def fit(model_dir: Path, seed: int = 0) -> dict[str, float]:

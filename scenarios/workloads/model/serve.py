@@ -1,6 +1,6 @@
 """KServe predictor for the sklearn model (the serve-and-load scenario's container command).
 
-    python -m scenarios.workloads.model.serve --model_name iris --model_dir /mnt/models \
+    python -m mlplatform.scenarios.workloads.model.serve --model_name iris --model_dir /mnt/models \
         --http_port 8080 --enable_grpc false
 
 Every kserve.ModelServer flag (--workers, --enable_latency_logging, ...) is accepted.
@@ -19,8 +19,7 @@ import numpy as np
 from kserve import InferRequest, InferResponse, Model, ModelServer, model_server
 from kserve.errors import InvalidInput
 from kserve.utils.utils import get_predict_input, get_predict_response
-
-from scenarios.workloads.model import MODEL_FILE, N_FEATURES
+from mlplatform.scenarios.workloads.model import MODEL_FILE, N_FEATURES
 
 
 class SklearnModel(Model):
