@@ -15,6 +15,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+
 from mlplatform import manifests, overlays
 from mlplatform.config import PlatformConfig
 from mlplatform.mirror import rewrite_url

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+
 from mlplatform.config import Mirror
 
 _DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")

@@ -14,13 +14,14 @@ from typing import Any
 
 import pulumi
 from google.protobuf import json_format
-from mlplatform import releases
-from mlplatform.graph import Graph, Resource
-from mlplatform.stackconfig import PROJECT, ROOT, read_stack_file
 from pulumi.runtime import mocks, settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+
+from mlplatform import releases
+from mlplatform.graph import Graph, Resource
+from mlplatform.stackconfig import PROJECT, ROOT, read_stack_file
 
 MAIN = ROOT / "stacks" / "__main__.py"
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from mlplatform.stackconfig import ROOT
 
 UPSTREAM_OVERLAYS = ROOT / "overlays" / "upstream"

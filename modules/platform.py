@@ -8,6 +8,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+
 from mlplatform.component import Context
 from mlplatform.components.certmanager import CertManager
 from mlplatform.components.gpu import GpuDevicePlugin

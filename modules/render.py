@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from mlplatform.graph import CHART, CONFIG_GROUP, KUSTOMIZE, Graph, Resource
 from mlplatform.stackconfig import ROOT
 from mlplatform.upstream import Cache

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
 from mlplatform.stackconfig import ROOT
 
 WORK = ROOT / ".work" / "upstream"

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from mlplatform import releases
 from mlplatform.config import ConfigError
 from mlplatform.render import TOOLS

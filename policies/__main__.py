@@ -12,8 +12,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlplatform.policies import registry, views, waivers
-from mlplatform.policies.core import Policy, View
 from pulumi_policy import (  # after the repo root is importable
     EnforcementLevel,
     PolicyConfigSchema,
@@ -24,6 +22,9 @@ from pulumi_policy import (  # after the repo root is importable
     StackValidationArgs,
     StackValidationPolicy,
 )
+
+from mlplatform.policies import registry, views, waivers
+from mlplatform.policies.core import Policy, View
 
 WAIVERS = waivers.load()
 TODAY = dt.date.today()

@@ -13,8 +13,9 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 import yaml
-from mlplatform.policies.core import View
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlplatform.policies.core import View
 
 PATH = Path(__file__).with_name("waivers.yaml")
 

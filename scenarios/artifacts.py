@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import yaml
+
 from mlplatform.scenarios.client import Cluster, Obj, ref
 
 LOG_TAIL = 2000

@@ -115,6 +115,7 @@ def _run_locust(cfg: LoadConfig) -> LoadResult:
 
     import gevent
     from locust.env import Environment
+
     from mlplatform.scenarios.workloads.loadprofile import predict_user
 
     env = Environment(user_classes=[predict_user(cfg.model_name, cfg.rate_per_user)], host=cfg.host)

@@ -23,6 +23,7 @@ TOKEN_AUDIENCE = "pipelines.kubeflow.org"
 def main(argv: list[str] | None = None) -> int:
     import kfp
     from kfp.client import ServiceAccountTokenVolumeCredentials
+
     from mlplatform.scenarios.workloads.pipeline import build_pipeline
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

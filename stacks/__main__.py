@@ -3,6 +3,7 @@
 import gc
 
 import pulumi
+
 from mlplatform.platform import build, load_config
 from mlplatform.stackconfig import project_config
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from mlplatform import releases
 from mlplatform.config import ConfigError
 from mlplatform.graph import Graph

@@ -36,6 +36,7 @@ from typing import Any
 
 import jsonschema
 import yaml
+
 from mlplatform import releases
 
 KUBEFLOW = "kustomize/github.com/kubeflow/manifests"

@@ -10,9 +10,10 @@ from typing import Any
 
 import jsonschema
 from kubernetes_validate import utils as kv_utils
-from mlplatform.graph import Graph
 from packaging.version import Version
 from referencing import Registry, Resource
+
+from mlplatform.graph import Graph
 
 Validator = Callable[[dict[str, Any], str], list[str]]
 # kubernetes-validate re-reads and parses a multi-megabyte schema on every call (~50 ms);

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from mlplatform import releases
 from mlplatform.stackconfig import environments
 

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from mlplatform.config import ConfigError
-from mlplatform.stackconfig import PROJECT, stack_file
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from mlplatform.config import ConfigError
+from mlplatform.stackconfig import PROJECT, stack_file
 
 KEY = f"{PROJECT}:tenants"
 

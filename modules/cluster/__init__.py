@@ -10,8 +10,9 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-from mlplatform.config.gpu import GPU_PRESENT_LABEL
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mlplatform.config.gpu import GPU_PRESENT_LABEL
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS_BIN = ROOT / ".tools" / "bin"

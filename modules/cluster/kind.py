@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from mlplatform.cluster import ROOT, toolchain
 from mlplatform.cluster.tools import search_path
 from mlplatform.config import PlatformConfig

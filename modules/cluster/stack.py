@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+
 from mlplatform.cluster import ROOT
 
 if TYPE_CHECKING:

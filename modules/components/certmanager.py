@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pulumi
+
 from mlplatform import manifests, netpol
 from mlplatform.component import Context, PlatformComponent
 

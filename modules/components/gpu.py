@@ -19,6 +19,7 @@ from typing import Any
 
 import pulumi
 import yaml
+
 from mlplatform import manifests, netpol
 from mlplatform.component import Context, PlatformComponent
 from mlplatform.config.gpu import GPU_RESOURCE, Gpu

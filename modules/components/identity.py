@@ -19,6 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_random as random
 import yaml
+
 from mlplatform import manifests, netpol
 from mlplatform.component import Context, PlatformComponent
 from mlplatform.components.istio import NAMESPACE as GATEWAY_NAMESPACE

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pulumi
+
 from mlplatform import manifests, netpol
 from mlplatform.component import Context, PlatformComponent
 from mlplatform.config import Istio as IstioConfig

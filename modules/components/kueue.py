@@ -13,6 +13,7 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import yaml
+
 from mlplatform import kueue_objects, manifests, netpol
 from mlplatform.component import Context, PlatformComponent
 from mlplatform.components.monitoring import NAMESPACE as MONITORING_NAMESPACE

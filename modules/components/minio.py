@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import pulumi
 import pulumi_random as random
+
 from mlplatform import manifests, minio_users, netpol
 from mlplatform.component import Context, PlatformComponent
 

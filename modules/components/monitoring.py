@@ -22,6 +22,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+
 from mlplatform import manifests, netpol
 from mlplatform.component import Context, PlatformComponent
 

@@ -46,6 +46,7 @@ from typing import Any
 import pulumi
 import pulumi_random as random
 import yaml
+
 from mlplatform import manifests, minio_users, netpol, overlays
 from mlplatform.component import Context, PlatformComponent
 from mlplatform.components import minio

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pulumi
+
 from mlplatform.component import Context, PlatformComponent
 from mlplatform.manifests import Obj, meta
 

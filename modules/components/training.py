@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pulumi
+
 from mlplatform import manifests, netpol
 from mlplatform.component import Context, PlatformComponent
 from mlplatform.components.kubeflow_namespace import NAMESPACE as KUBEFLOW

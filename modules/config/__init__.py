@@ -10,6 +10,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any, Literal
 
+from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
 from mlplatform import releases
 from mlplatform.config.base import (
     ConfigError,
@@ -31,8 +34,6 @@ from mlplatform.config.serving import Serving
 from mlplatform.config.training import Training
 from mlplatform.quantity import PositiveQuantity
 from mlplatform.tenancy.spec import TenantDefaults
-from pydantic import AfterValidator, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
 
 
 class ClusterAccess(Model):

@@ -6,9 +6,10 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from mlplatform.quantity import Quantity
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+
+from mlplatform.quantity import Quantity
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_NAME = re.compile(

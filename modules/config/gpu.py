@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from mlplatform.config.base import Model, ResourceList, Resources
 from pydantic import Field, model_validator
+
+from mlplatform.config.base import Model, ResourceList, Resources
 
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRESENT_LABEL = "nvidia.com/gpu.present"

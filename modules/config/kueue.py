@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
+from pydantic import AfterValidator, Field, model_validator
+
 from mlplatform.config.base import DnsLabel, Model, Replicas, ResourceList, Resources
 from mlplatform.config.gpu import GPU_PRESENT_LABEL, Toleration
-from pydantic import AfterValidator, Field, model_validator
 
 # Go's time.ParseDuration units (Kueue parses timeouts with it): no days.
 _GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")

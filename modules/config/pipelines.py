@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mlplatform.config.base import Model, Replicas, Resources
 from pydantic import Field, field_validator
+
+from mlplatform.config.base import Model, Replicas, Resources
 
 if TYPE_CHECKING:
     from mlplatform.config import PlatformConfig

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlplatform.config.base import Model, ResourceList, Resources
 from pydantic import Field, model_validator
+
+from mlplatform.config.base import Model, ResourceList, Resources
 
 if TYPE_CHECKING:
     from mlplatform.config import PlatformConfig

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from mlplatform import releases
 from mlplatform.config.base import Model, ResourceList, Resources
-from pydantic import Field
 
 
 class Training(Model):

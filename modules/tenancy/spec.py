@@ -15,6 +15,8 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from pydantic import AfterValidator, Field, ValidationError, model_validator
+
 from mlplatform.config.base import (
     ConfigError,
     DnsLabel,
@@ -28,7 +30,6 @@ from mlplatform.config.base import (
 from mlplatform.config.gpu import GPU_RESOURCE
 from mlplatform.manifests import PodSecurity
 from mlplatform.quantity import PositiveQuantity, Quantity, parse_quantity
-from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 if TYPE_CHECKING:
     from mlplatform.config import PlatformConfig

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 import pulumi
+
 from mlplatform import minio_users
 from mlplatform.components import minio, pipelines
 from mlplatform.config import PlatformConfig

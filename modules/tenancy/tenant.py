@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+
 from mlplatform.component import Context, PlatformComponent
 from mlplatform.kueue_objects import PRIORITY_LABEL
 from mlplatform.manifests import Obj, meta

@@ -10,6 +10,7 @@ import json
 
 from locust import constant, constant_throughput, task
 from locust.contrib.fasthttp import FastHttpUser
+
 from mlplatform.scenarios.workloads.model import SAMPLE_INSTANCES
 
 HEADERS = {"Content-Type": "application/json"}

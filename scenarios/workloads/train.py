@@ -22,10 +22,11 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from mlplatform.scenarios.workloads.distenv import DistEnv, EnvContractError, format_metrics
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+from mlplatform.scenarios.workloads.distenv import DistEnv, EnvContractError, format_metrics
 
 FEATURES = 8
 FAIL_EXIT_CODE = 17

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from mlplatform.cluster import ROOT
 
+from mlplatform.cluster import ROOT
 from tests.e2e.gate import ENV, KEEP, KIND, OUT
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
+
     from mlplatform.cluster.lifecycle import Deployment
 
 

@@ -73,6 +73,7 @@ def test_no_pod_in_crashloop(platform, api):
 def test_tenant_namespaces_enforce_restricted(platform, api):
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
+
     from mlplatform.cluster.lifecycle import load_stack
 
     tenants = load_stack(ENV).tenants
@@ -89,6 +90,7 @@ def test_tenant_namespaces_enforce_restricted(platform, api):
 
 def test_scenarios(platform, kubeconfig, scenario_image):
     from kubernetes import config as kube_config
+
     from mlplatform.scenarios.runner import run
 
     _, active = kube_config.list_kube_config_contexts(config_file=kubeconfig)

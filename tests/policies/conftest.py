@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from mlplatform.policies import waivers
 from mlplatform.policies.core import View
 from mlplatform.render import type_token

@@ -4,6 +4,7 @@ import json
 
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
 import pytest
+
 from mlplatform import upstream
 from mlplatform.cli import main
 from mlplatform.policies.registry import POLICIES

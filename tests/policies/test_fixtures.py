@@ -1,8 +1,8 @@
 """The deliberately broken tenant/workload set: each file is caught by exactly its rule."""
 
 import pytest
-from mlplatform.policies.registry import POLICIES, WAIVERS_VALID, evaluate
 
+from mlplatform.policies.registry import POLICIES, WAIVERS_VALID, evaluate
 from tests.policies.conftest import FIXTURES, load_set
 
 RULES = sorted(p.name for p in POLICIES if p.name != WAIVERS_VALID)

@@ -4,9 +4,9 @@ import runpy
 from pathlib import Path
 
 import pytest
+
 from mlplatform.policies.core import View
 from mlplatform.policies.registry import POLICIES
-
 from tests.policies.test_rules import SC, workload
 
 pulumi_policy = pytest.importorskip("pulumi_policy")

@@ -3,11 +3,11 @@
 import copy
 
 import pytest
+
 from mlplatform.policies.core import Policy, View
 from mlplatform.policies.pods import pod_templates
 from mlplatform.policies.registry import POLICIES, by_name, evaluate, level
 from mlplatform.policies.supply_chain import ImageRef
-
 from tests.policies.conftest import view
 
 SC = {

@@ -1,11 +1,11 @@
 """Every environment x release passes every mandatory policy; advisories are listed."""
 
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
+
 from mlplatform.cli.policy import stack_config
 from mlplatform.policies import views
 from mlplatform.policies.pods import images
 from mlplatform.policies.registry import evaluate
-
 from tests.conftest import stack_config as stack_values
 
 

@@ -4,6 +4,7 @@ control daemon, a chart from a local cache, and children as the offline check pr
 Each fixed rule keeps a violating and a compliant case."""
 
 import pytest
+
 from mlplatform import render
 from mlplatform.components import gpu
 from mlplatform.config.gpu import Gpu
@@ -13,7 +14,6 @@ from mlplatform.policies import views
 from mlplatform.policies.core import View
 from mlplatform.policies.security import is_reference
 from mlplatform.render import Rendered
-
 from tests.policies.test_rules import messages, view, workload
 
 MIRROR = "mirror.corp:5000/ml"

@@ -4,9 +4,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
 from mlplatform.policies import waivers
 from mlplatform.policies.registry import POLICIES, evaluate
-
 from tests.policies.conftest import load_set
 
 WAIVER = """waivers:

@@ -1,8 +1,8 @@
 """The foundation components under mocks, for every environment x release."""
 
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
-from mlplatform.graph import CHART, CONFIG_GROUP
 
+from mlplatform.graph import CHART, CONFIG_GROUP
 from tests.conftest import stack_config
 from tests.schema import invalid_objects
 

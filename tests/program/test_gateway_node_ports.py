@@ -2,8 +2,8 @@
 
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
 import pytest
-from mlplatform.graph import CHART
 
+from mlplatform.graph import CHART
 from tests.conftest import assert_rejected, stack_config
 
 

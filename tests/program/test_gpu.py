@@ -3,9 +3,9 @@
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
 import pytest
 import yaml
+
 from mlplatform import releases
 from mlplatform.graph import CHART, CONFIG_GROUP
-
 from tests.conftest import assert_rejected, stack_config
 from tests.schema import problems
 

@@ -5,12 +5,12 @@ from pathlib import Path
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
 import pytest
 import yaml
+
 from mlplatform import releases
 from mlplatform.components.identity import CLIENT_ID, DEX_ISSUER, EXT_AUTHZ_PROVIDER, USERID_HEADER
 from mlplatform.graph import CHART, KUSTOMIZE
 from mlplatform.mockrun import run
 from mlplatform.overlays import UPSTREAM_OVERLAYS
-
 from tests.conftest import assert_rejected, stack_config
 from tests.schema import problems
 

@@ -3,12 +3,12 @@
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
 import pytest
 import yaml
+
 from mlplatform import kueue_objects, releases
 from mlplatform.components.kueue import manager_config
 from mlplatform.config.kueue import Kueue
 from mlplatform.graph import CHART, CONFIG_GROUP
 from mlplatform.platform import load_config
-
 from tests.conftest import KUBERNETES_FOR, RELEASES, assert_rejected, stack_config
 from tests.schema import invalid_objects
 

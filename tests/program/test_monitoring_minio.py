@@ -10,11 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
+
 from mlplatform import minio_users
 from mlplatform.components import certmanager, minio, monitoring
 from mlplatform.graph import CHART, CONFIG_GROUP, KUSTOMIZE
 from mlplatform.quantity import parse_quantity
-
 from tests.conftest import stack_config
 
 

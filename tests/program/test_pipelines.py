@@ -7,12 +7,12 @@ from pathlib import Path
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
 import pytest
 import yaml
+
 from mlplatform import minio_users, releases
 from mlplatform.components import minio, pipelines
 from mlplatform.config.pipelines import CONTAINERS
 from mlplatform.graph import CONFIG_GROUP, KUSTOMIZE
 from mlplatform.overlays import UPSTREAM_OVERLAYS
-
 from tests.conftest import assert_rejected, evaluate, secrets_for, stack_config
 from tests.schema import problems
 

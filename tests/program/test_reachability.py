@@ -1,6 +1,7 @@
 """End-to-end NetworkPolicy reachability over the recorded graph: both ends must agree."""
 
 import pytest
+
 from mlplatform.reachability import Endpoint, Network
 
 TEAM_A = Endpoint("team-a", {"app": "trainer"})

@@ -5,11 +5,11 @@ import typing
 import pulumi
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
 import pytest
+
 from mlplatform import releases
 from mlplatform.components import serving
 from mlplatform.config.serving import MODELMESH_REMOVED, RUNTIMES, RuntimeName, Serving
 from mlplatform.graph import CHART, CONFIG_GROUP
-
 from tests.conftest import RELEASES, assert_rejected, stack_config
 from tests.program.test_gpu import everything_on
 from tests.schema import problems

@@ -4,9 +4,9 @@ import copy
 
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
 import pytest
+
 from mlplatform.graph import CONFIG_GROUP, Graph, Resource
 from mlplatform.tenancy.isolation import violations
-
 from tests.conftest import stack_config
 from tests.schema import invalid_objects
 

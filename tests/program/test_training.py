@@ -5,11 +5,11 @@ from pathlib import Path
 import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
 import pytest
 import yaml
+
 from mlplatform import releases
 from mlplatform.config.training import Training
 from mlplatform.graph import CHART, CONFIG_GROUP, KUSTOMIZE
 from mlplatform.overlays import UPSTREAM_OVERLAYS
-
 from tests.conftest import KUBERNETES_FOR, RELEASES, assert_rejected, stack_config
 from tests.schema import invalid_objects
 

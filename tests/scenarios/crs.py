@@ -20,9 +20,9 @@ import kserve
 import kubernetes.client
 from kubeflow.training import models as training_models
 from kubeflow_trainer_api import models as trainer_models
-from mlplatform.scenarios.manifests.pods import all_pod_specs
 from pydantic import BaseModel
 
+from mlplatform.scenarios.manifests.pods import all_pod_specs
 from tests.schema import problems as core_problems
 
 _OPENAPI_MODULES = (kserve, training_models, kubernetes.client)

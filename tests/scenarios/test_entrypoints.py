@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 
 import pytest
+
 from mlplatform.cli import main, parser
 from mlplatform.scenarios import probe
 from mlplatform.scenarios.catalog.upgrade_rehearsal import PHASES, rehearse
 from mlplatform.scenarios.report import Report, ScenarioResult, write
 from mlplatform.scenarios.waits import Waiter
-
 from tests.scenarios.fake import FakeClock, load_report, serving_cluster
 
 

@@ -4,6 +4,7 @@ policy-clean; and the release-dependent fields follow the catalogue."""
 from __future__ import annotations
 
 import pytest
+
 from mlplatform import releases
 from mlplatform.kueue_objects import PRIORITY_LABEL, QUEUE_LABEL
 from mlplatform.manifests import Obj
@@ -13,7 +14,6 @@ from mlplatform.scenarios.catalog import quota_preemption, serve_and_load, train
 from mlplatform.scenarios.images import Images, scenario_image
 from mlplatform.scenarios.library import Scenario, Target, scenarios
 from mlplatform.scenarios.manifests.serving import MODE_ANNOTATION
-
 from tests.scenarios import crs
 
 RELEASES = releases.available()

@@ -7,6 +7,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+
 from mlplatform import releases
 from mlplatform.scenarios.catalog.train_queued import build as train_queued_build
 from mlplatform.scenarios.client import ApiError
@@ -16,7 +17,6 @@ from mlplatform.scenarios.report import JSON_FILE, SCHEMA_VERSION, Report, markd
 from mlplatform.scenarios.runner import Progress, execute
 from mlplatform.scenarios.waits import Waiter
 from mlplatform.scenarios.workloads.distenv import format_metrics
-
 from tests.scenarios.fake import (
     FakeClock,
     FakeCluster,

@@ -1,8 +1,8 @@
 """Polling waits: named tiers, timeouts with the last observation, consistency checks."""
 
 import pytest
-from mlplatform.scenarios.waits import CONSISTENT, LONG, SHORT, TIERS, Waiter, WaitTimeout
 
+from mlplatform.scenarios.waits import CONSISTENT, LONG, SHORT, TIERS, Waiter, WaitTimeout
 from tests.scenarios.fake import FakeClock
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from mlplatform.stackconfig import ROOT, environments
 
 OVERLAYS = ROOT / "overlays" / "monitoring"

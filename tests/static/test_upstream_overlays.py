@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from mlplatform.overlays import UPSTREAM_OVERLAYS
 
 KUBECTL = shutil.which("kubectl")

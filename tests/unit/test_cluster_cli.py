@@ -1,6 +1,7 @@
 """`mlplatform doctor | up | down` argument handling and exit codes (no cluster, no CLI)."""
 
 import pytest
+
 from mlplatform.cli import main
 from mlplatform.cli.cluster import Exit
 from mlplatform.cluster import lifecycle

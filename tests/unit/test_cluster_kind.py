@@ -4,6 +4,7 @@ import stat
 
 import pytest
 import yaml
+
 from mlplatform.cluster import kind as kindmod
 from mlplatform.cluster import toolchain
 from mlplatform.cluster.kind import ClusterError, KindCluster, cluster_name, kind_config, node_image

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from mlplatform.cluster import ROOT
 from mlplatform.cluster.stack import Layout, StackError, prepare, show_secrets_command
 

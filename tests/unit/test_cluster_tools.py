@@ -3,6 +3,7 @@
 import stat
 
 import pytest
+
 from mlplatform.cluster import tools
 from mlplatform.cluster.tools import doctor, e2e_missing, parse_version, skip_reason
 

@@ -1,9 +1,9 @@
 """Bad stack config is rejected with a precise message before any resource is registered."""
 
 import pytest
+
 from mlplatform.config import ConfigError
 from mlplatform.mockrun import run
-
 from tests.conftest import ENVIRONMENTS, assert_rejected, stack_config
 
 

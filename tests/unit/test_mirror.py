@@ -3,6 +3,7 @@ from pathlib import Path
 import pulumi
 import pytest
 import yaml
+
 from mlplatform.graph import CHART, KUSTOMIZE
 from mlplatform.mirror import image_transform, rewrite_image, split_registry
 

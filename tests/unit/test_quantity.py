@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+
 from mlplatform.quantity import parse_quantity
 
 

@@ -1,4 +1,5 @@
 import pytest
+
 from mlplatform import releases
 
 EVERY_RELEASE_SHIPS = {

@@ -4,6 +4,7 @@ import shutil
 
 import pytest
 import yaml
+
 from mlplatform.cli import main
 from mlplatform.cli import tenant as cli
 from mlplatform.stackconfig import stack_file

@@ -1,10 +1,10 @@
 """Malformed tenants are rejected with precise messages before any resource is registered."""
 
 import pytest
+
 from mlplatform.config import ConfigError
 from mlplatform.mockrun import run
 from mlplatform.tenancy.spec import merge, platform_namespaces
-
 from tests.conftest import assert_rejected, stack_config
 
 

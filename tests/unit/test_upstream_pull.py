@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from mlplatform import releases, upstream
 from mlplatform import upstream_pull as pull
 from mlplatform.cli import main

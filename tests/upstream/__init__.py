@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from mlplatform import releases
 from mlplatform.graph import Graph
 from mlplatform.mockrun import stack_inputs
 from mlplatform.stackconfig import ROOT, environments, read_stack_file
 from mlplatform.upstream import Cache, default_dir
-
 from tests.conftest import evaluate
 
 UPSTREAM = Path(os.environ.get("MLPLATFORM_UPSTREAM_CACHE") or ROOT.parent / "shared" / "upstream")

@@ -27,6 +27,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+
 from mlplatform import releases, render
 from mlplatform.components import serving, training
 from mlplatform.config import Components, parse_platform
@@ -34,7 +35,6 @@ from mlplatform.config.serving import RUNTIMES
 from mlplatform.graph import Graph
 from mlplatform.mockrun import stack_inputs
 from mlplatform.render import ChartInstall
-
 from tests.crd_schema import Catalogue
 from tests.upstream import CACHE, CASE_IDS, CASES, facts, needs_cache, upstream_graph
 

@@ -17,9 +17,9 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+
 from mlplatform import render
 from mlplatform.render import ChartInstall
-
 from tests.upstream import CACHE, CASE_IDS, CASES, facts, needs_cache, upstream_graph
 
 pytestmark = [needs_cache, pytest.mark.parametrize(("env", "release"), CASES, ids=CASE_IDS)]

@@ -19,10 +19,10 @@ import copy
 from typing import Any
 
 import pytest
+
 from mlplatform import kueue_objects, releases
 from mlplatform.scenarios.images import Images
 from mlplatform.scenarios.library import Target, scenarios
-
 from tests.crd_schema import PROJECTS, Catalogue, nearest, schema_problems, to_json_schema
 from tests.upstream import CACHE, CASE_IDS, CASES, needs_cache, upstream_graph
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from mlplatform import inventory, render
 
+from mlplatform import inventory, render
 from tests.upstream import CACHE, CASE_IDS, CASES, needs_cache, upstream_graph
 
 pytestmark = needs_cache

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from mlplatform import releases, render
 from mlplatform.components import minio, pipelines
 from mlplatform.components.istio import GATEWAY_PRINCIPAL, PLATFORM_GATEWAY
@@ -29,7 +30,6 @@ from mlplatform.mockrun import STAND_IN_PASSWORD
 from mlplatform.tenancy import storage
 from mlplatform.tenancy.objects import TENANT_LABEL
 from mlplatform.upstream import RemoteBase
-
 from tests.upstream import CACHE, CASE_IDS, CASES, needs_cache, upstream_graph
 
 pytestmark = needs_cache

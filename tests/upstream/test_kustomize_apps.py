@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from mlplatform import releases, render
 from mlplatform.components import identity, training
 from mlplatform.components.istio import GATEWAY_LABELS, GATEWAY_PRINCIPAL, PLATFORM_GATEWAY
@@ -30,7 +31,6 @@ from mlplatform.components.kubeflow_namespace import NAMESPACE as KUBEFLOW
 from mlplatform.graph import Graph, K8sObject
 from mlplatform.overlays import UPSTREAM_OVERLAYS
 from mlplatform.stackconfig import ROOT
-
 from tests import pod_security
 from tests.upstream import CACHE, CASE_IDS, CASES, needs_cache, upstream_graph
 

@@ -22,12 +22,12 @@ from functools import cache
 from typing import Any
 
 import pytest
+
 from mlplatform import inventory, render
 from mlplatform.components import certmanager, minio, monitoring
 from mlplatform.graph import CHART, CONFIG_GROUP, KUSTOMIZE, Graph
 from mlplatform.quantity import parse_quantity
 from mlplatform.render import ChartInstall, is_hook
-
 from tests.upstream import CACHE, CASE_IDS, CASES, facts, needs_cache, upstream_graph
 
 pytestmark = [needs_cache, pytest.mark.parametrize(("env", "release"), CASES, ids=CASE_IDS)]

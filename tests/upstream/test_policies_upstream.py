@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from mlplatform import releases, render
 from mlplatform.cli import main
 from mlplatform.cli.policy import stack_config
@@ -29,7 +30,6 @@ from mlplatform.policies.pods import containers, injector_placeholder
 from mlplatform.policies.registry import evaluate
 from mlplatform.policies.security import GPU_DEVICE_PLUGIN, GPU_MPS_CONTROL_DAEMON
 from mlplatform.render import ChartInstall, Rendered
-
 from tests.conftest import evaluate as run_program
 from tests.upstream import CACHE, CASE_IDS, CASES, facts, needs_cache, upstream_graph
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mlplatform.scenarios.workloads.model import server_command
 
+from mlplatform.scenarios.workloads.model import server_command
 from tests.workloads.helpers import REPO, clean_env, free_port, wait_until_ready
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from mlplatform.scenarios.workloads.pipeline import compile_pipeline, run_local
 
 pytestmark = pytest.mark.workloads

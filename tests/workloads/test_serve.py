@@ -9,9 +9,9 @@ from pathlib import Path
 
 import joblib
 import pytest
+
 from mlplatform.scenarios.load import LoadConfig, run_load_subprocess
 from mlplatform.scenarios.workloads.model import MODEL_FILE, SAMPLE_INSTANCES
-
 from tests.workloads.helpers import REPO, http
 
 pytestmark = pytest.mark.workloads

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from mlplatform.scenarios.load import SLO_PATH, LoadResult, SloThresholds, evaluate, load_slo
 
 pytestmark = pytest.mark.workloads

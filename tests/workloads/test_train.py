@@ -7,13 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
+
 from mlplatform.scenarios.workloads.distenv import (
     DistEnv,
     EnvContractError,
     format_metrics,
     parse_metrics,
 )
-
 from tests.workloads.helpers import REPO, clean_env, free_port
 
 pytestmark = pytest.mark.workloads

@@ -13,10 +13,11 @@ import json
 from pathlib import Path
 
 import joblib
-from mlplatform.scenarios.workloads.model import MODEL_FILE
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+
+from mlplatform.scenarios.workloads.model import MODEL_FILE
 
 
 def fit(model_dir: Path, seed: int = 0) -> dict[str, float]:

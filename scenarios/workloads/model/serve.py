@@ -19,6 +19,7 @@ import numpy as np
 from kserve import InferRequest, InferResponse, Model, ModelServer, model_server
 from kserve.errors import InvalidInput
 from kserve.utils.utils import get_predict_input, get_predict_response
+
 from mlplatform.scenarios.workloads.model import MODEL_FILE, N_FEATURES
 
 
