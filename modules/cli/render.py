@@ -8,70 +8,70 @@ component, lists every image (what an air-gap mirror must carry) and sums CPU/me
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 import yaml
 
-from mlplatform import releases
-from mlplatform.stackconfig import environments
+from mlplatform.cli.app import EnvOption, Exit, Output, OutputOption, ReleaseOption, emit, fail
 
 
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "render", help="write every object of a stack as YAML per component, plus an inventory"
-    )
-    p.add_argument("--env", required=True, choices=environments())
-    p.add_argument("--release", choices=releases.available(), help="retarget to this release")
-    p.add_argument(
-        "--cache",
-        type=Path,
-        help="upstream cache directory (default: the stack's upstreamCache, else "
-        "$MLPLATFORM_UPSTREAM_CACHE, else ../shared/upstream)",
-    )
-    p.add_argument("--out", type=Path, help="directory for <component>.yaml and inventory.json")
-    p.add_argument("--json", action="store_true", help="print the inventory as JSON")
-    p.set_defaults(run=run)
+def register(app: typer.Typer) -> None:
+    app.command("render")(render)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mlplatform import inventory, render, upstream
+def render(
+    env: EnvOption,
+    release: ReleaseOption = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="upstream cache directory (default: the stack's upstreamCache, else "
+            "$MLPLATFORM_UPSTREAM_CACHE, else ../shared/upstream)"
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="write <component>.yaml and inventory.json here")
+    ] = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Every object a stack would apply, as YAML per component, plus an inventory."""
+    from mlplatform import inventory, upstream
+    from mlplatform import render as rendering
     from mlplatform.config import ConfigError
     from mlplatform.mockrun import run as run_program
     from mlplatform.mockrun import stack_inputs
 
     try:
-        values, secrets = stack_inputs(args.env, args.release)
+        values, secrets = stack_inputs(env, release)
         platform = values["platform"]
-        cache_dir = args.cache or platform.get("upstreamCache") or upstream.default_dir()
+        cache_dir = cache or platform.get("upstreamCache") or upstream.default_dir()
         if cache_dir is None:
-            print(
-                "render: no upstream cache; run `mlplatform upstream pull --dir DIR` and pass "
-                "--cache DIR",
-                file=sys.stderr,
+            fail(
+                "no upstream cache: run `mlplatform upstream pull --dir DIR` and pass --cache DIR",
+                Exit.ENVIRONMENT,
             )
-            return 2
-        cache = upstream.open_cache(cache_dir)
-        assert cache is not None
-        platform["upstreamCache"] = str(cache.root)
-        graph = run_program(values, stack=args.env, secrets=secrets)
-        rendered = render.render(graph, cache, kube_version=str(platform["kubernetesVersion"]))
-    except (ConfigError, FileNotFoundError, render.RenderError) as err:
-        print(f"render: {err}", file=sys.stderr)
-        return 2
-    inventories = inventory.inventory(rendered.objects)
-    summary = inventory.report(inventories)
+        found = upstream.open_cache(cache_dir)
+        assert found is not None
+        platform["upstreamCache"] = str(found.root)
+        graph = run_program(values, stack=env, secrets=secrets)
+        rendered = rendering.render(graph, found, kube_version=str(platform["kubernetesVersion"]))
+    except ConfigError as err:
+        fail(str(err).replace("\n", " "))
+    except FileNotFoundError as err:
+        fail(str(err), Exit.ENVIRONMENT)
+    except rendering.RenderError as err:
+        fail(str(err), Exit.ENVIRONMENT)
+    summary = inventory.report(inventory.inventory(rendered.objects))
     summary["notRendered"] = rendered.missing
-    if args.out:
-        _write(args.out, rendered.objects, summary)
-    if args.json:
-        print(json.dumps(summary, indent=2))
+    if out:
+        _write(out, rendered.objects, summary)
+    if output is not Output.table:
+        emit(summary, output)
     else:
-        _print(args.env, platform["release"], summary, args.out)
-    return 0
+        _print(env, platform["release"], summary, out)
 
 
 def _write(out: Path, objects: dict[str, list[dict[str, Any]]], summary: dict[str, Any]) -> None:
