@@ -14,10 +14,12 @@ test: $(VENV)/.installed tools lint
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
-up: $(VENV)/.installed
+# `up` installs only the platform's own dependencies (no torch, kserve, kfp, locust); the
+# command checks docker, kind, pulumi, helm and kubectl before it creates anything.
+up: $(VENV)/.core
 	$(VENV)/bin/mlplatform up --env dev
 
-down: $(VENV)/.installed
+down: $(VENV)/.core
 	$(VENV)/bin/mlplatform down --env dev
 
 e2e: $(VENV)/.installed
@@ -28,6 +30,12 @@ bench: $(VENV)/.installed
 
 tools:
 	@scripts/install-tools.sh
+
+$(VENV)/.core: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (python 3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e . 2>&1 | { grep -v "^WARNING: Location" || true; }
+	@touch $@
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (python 3.11)"; exit 1; }
