@@ -54,9 +54,8 @@ def show(
         emit(data, output)
         return
     k = data["kubernetes"]
-    print(
-        f"release {data['release']}: Kubeflow {data['kubeflow']}, Kubernetes {k['min']} - {k['max']}"
-    )
+    print(f"release {data['release']}: Kubeflow {data['kubeflow']}, ", end="")
+    print(f"Kubernetes {k['min']} - {k['max']}")
     for line in show_lines(data):
         print(line)
 
