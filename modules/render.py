@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -235,32 +236,39 @@ def applied(graph: Graph, rendered: Rendered) -> Rendered:
 def render(graph: Graph, cache: Cache | None, kube_version: str | None = None) -> Rendered:
     """Every object the stack applies, by component, after the transforms the engine runs on
     it (its resource's and their ancestors', then the stack's); hooks are dropped (Pulumi
-    never applies them)."""
+    never applies them). The kustomize and helm processes run concurrently."""
     out = Rendered()
     for group in graph.of_type(CONFIG_GROUP):
         objs = [transformed(graph, o.obj, group) for o in graph.objects() if o.owner is group]
         out.add(owner_component(graph, group), objs)
-    for build in kustomizations(graph):
-        objs = copy.deepcopy(kustomize(build.directory))
-        done = [
-            transformed(graph, _with_namespace(o, build.namespace), build.resource) for o in objs
-        ]
-        out.add(build.component, done, upstream=True)
+    builds = kustomizations(graph)
+    installs = []
     for install in charts(graph):
         local = Path(install.chart)
-        if not (local.is_absolute() and (local / "templates").is_dir()):
-            where = cache.root if cache else "no upstream cache configured"
-            out.missing.append(
-                f"{install.component}/{install.name}: chart templates not in the cache ({where}); "
-                "`mlplatform upstream pull` fetches them"
-            )
+        if local.is_absolute() and (local / "templates").is_dir():
+            installs.append(install)
             continue
-        done = [
-            transformed(graph, _with_namespace(o, install.namespace), install.resource)
-            for o in helm_template(install, kube_version)
-            if not is_hook(o)
-        ]
-        out.add(install.component, done, upstream=True)
+        where = cache.root if cache else "no upstream cache configured"
+        out.missing.append(
+            f"{install.component}/{install.name}: chart templates not in the cache ({where}); "
+            "`mlplatform upstream pull` fetches them"
+        )
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        built = pool.map(lambda b: copy.deepcopy(kustomize(b.directory)), builds)
+        templated = pool.map(lambda i: helm_template(i, kube_version), installs)
+        for build, objs in zip(builds, built, strict=True):
+            done = [
+                transformed(graph, _with_namespace(o, build.namespace), build.resource)
+                for o in objs
+            ]
+            out.add(build.component, done, upstream=True)
+        for install, objs in zip(installs, templated, strict=True):
+            done = [
+                transformed(graph, _with_namespace(o, install.namespace), install.resource)
+                for o in objs
+                if not is_hook(o)
+            ]
+            out.add(install.component, done, upstream=True)
     return out
 
 
