@@ -26,7 +26,8 @@ from mlplatform.config import ConfigError, PlatformConfig, parse_platform
 from mlplatform.config.pipelines import dependency_problems as pipelines_problems
 from mlplatform.config.serving import release_problems as serving_problems
 from mlplatform.mirror import image_transform
-from mlplatform.tenancy.spec import TenantSpec, parse_tenants
+from mlplatform.stackconfig import unknown_key_problems
+from mlplatform.tenancy.spec import TenantSpec, parse_tenants, quota_warnings, template_of
 from mlplatform.tenancy.tenant import build_tenants
 
 
@@ -36,12 +37,22 @@ class Stack:
 
     platform: PlatformConfig
     tenants: list[TenantSpec]
+    # Legal but doubtful settings (e.g. Kueue quota above the namespace quota), one a line.
+    warnings: tuple[str, ...] = ()
 
 
 def load_config(raw: dict[str, Any]) -> Stack:
     """Parse and pre-flight the stack config; raises ConfigError before anything exists."""
-    config = parse_platform(raw.get("platform"))
-    problems = []
+    problems = unknown_key_problems(raw)
+    try:
+        config = parse_platform(raw.get("platform"))
+    except ConfigError as err:  # still check the tenants' own rules: one pass reports all
+        problems.extend(err.problems)
+        try:
+            parse_tenants(raw.get("tenants"), None, template_of(raw.get("platform")))
+        except ConfigError as tenant_err:
+            problems.extend(tenant_err.problems)
+        raise ConfigError(problems) from None
     tenants: list[TenantSpec] = []
     try:
         tenants = parse_tenants(raw.get("tenants"), config)
@@ -56,7 +67,8 @@ def load_config(raw: dict[str, Any]) -> Stack:
     problems.extend(pipelines_problems(config))
     if problems:
         raise ConfigError(problems)
-    return Stack(config, tenants)
+    warnings = [w for i, t in enumerate(tenants) for w in quota_warnings(t, f"tenants[{i}]")]
+    return Stack(config, tenants, tuple(warnings))
 
 
 def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[str, pulumi.Resource]:

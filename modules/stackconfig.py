@@ -9,6 +9,10 @@ from typing import Any
 import yaml
 
 PROJECT = "mlplatform"
+# The `mlplatform:*` keys the program reads; secret keys are named by the config itself
+# (platform.identity.oidc.clientSecretKey, see secret_keys).
+KNOWN_KEYS = ("platform", "tenants")
+DEFAULT_OIDC_SECRET_KEY = "oidcClientSecret"
 ROOT = Path(__file__).resolve().parents[1]
 STACKS_DIR = ROOT / "stacks"
 
@@ -24,12 +28,69 @@ def environments() -> list[str]:
     )
 
 
+def secret_keys(values: dict[str, Any]) -> set[str]:
+    """The secret `mlplatform:*` keys `values` make the program read (the OIDC client secret)."""
+    platform = values.get("platform")
+    identity = platform.get("identity") if isinstance(platform, dict) else None
+    oidc = identity.get("oidc") if isinstance(identity, dict) else None
+    if not isinstance(oidc, dict):
+        return set()
+    key = oidc.get("clientSecretKey", DEFAULT_OIDC_SECRET_KEY)
+    return {key} if isinstance(key, str) else set()
+
+
+def unknown_key_problems(values: dict[str, Any]) -> list[str]:
+    """One line per `mlplatform:<key>` the program would silently ignore (a typo such as
+    `mlplatform:platfrom`, or a key from elsewhere such as `mlplatform:tenant`)."""
+    known = sorted({*KNOWN_KEYS, *secret_keys(values)})
+    return [
+        f"{PROJECT}:{key}: unknown stack config key; known keys: "
+        f"{', '.join(f'{PROJECT}:{k}' for k in known)}"
+        for key in sorted(set(values) - set(known))
+    ]
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load that refuses a repeated mapping key instead of keeping the last one."""
+
+
+def _no_repeats(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"key {key!r} appears twice in one mapping (lines {seen[key]} and {line}); "
+                "keep one: repeated keys are contradictory, not last-one-wins",
+                key_node.start_mark,
+            )
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_repeats)
+
+
+def load_yaml(text: str) -> Any:
+    """YAML with repeated mapping keys refused (yaml.safe_load keeps the last silently)."""
+    return yaml.load(text, Loader=_StrictLoader)
+
+
 def read_stack_file(env: str) -> tuple[dict[str, Any], set[str]]:
-    """(`mlplatform:` keys without prefix -> values, names of `secure:` keys) of one stack."""
+    """(`mlplatform:` keys without prefix -> values, names of `secure:` keys) of one stack.
+
+    Raises ValueError naming the problem for a repeated key or an unknown `mlplatform:` key.
+    """
     path = stack_file(env)
     if not path.is_file():
         raise FileNotFoundError(f"no stack file {path.name}; environments: {environments()}")
-    doc = yaml.safe_load(path.read_text()) or {}
+    try:
+        doc = load_yaml(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path.name}: {err}") from None
     values: dict[str, Any] = {}
     secure: set[str] = set()
     for key, value in (doc.get("config") or {}).items():
@@ -39,6 +100,9 @@ def read_stack_file(env: str) -> tuple[dict[str, Any], set[str]]:
         if isinstance(value, dict) and set(value) == {"secure"}:
             secure.add(name)
         values[name] = value
+    problems = unknown_key_problems(values)
+    if problems:
+        raise ValueError(f"{path.name}: " + "; ".join(problems))
     return values, secure
 
 

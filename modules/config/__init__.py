@@ -20,12 +20,16 @@ from mlplatform.config.base import (
     DnsName,
     Duration,
     Email,
+    HttpsUrl,
     Model,
     Registry,
     Replicas,
     ResourceList,
     Resources,
     explain,
+    problem,
+    raise_all,
+    url_check,
 )
 from mlplatform.config.gpu import Gpu
 from mlplatform.config.kueue import Kueue
@@ -41,24 +45,27 @@ class ClusterAccess(Model):
     context: str | None = None
 
 
+_MIRRORED = "charts and manifests from it run with cluster-admin rights"
+MirrorCharts = Annotated[str, url_check(("https", "oci"), _MIRRORED)]
+MirrorFiles = Annotated[str, url_check(("https",), _MIRRORED)]
+
+
 class Mirror(Model):
     """Air-gap: every image and chart source is redirected here."""
 
     registry: Registry
-    charts: str | None = Field(None, description="Helm repo URL or oci:// prefix for all charts")
-    files: str | None = Field(None, description="HTTP base URL mirroring release manifests")
-
-    @model_validator(mode="after")
-    def _schemes(self) -> Mirror:
-        if self.charts and not self.charts.startswith(("https://", "http://", "oci://")):
-            raise ValueError(f"charts {self.charts!r} must start with https://, http:// or oci://")
-        if self.files and not self.files.startswith(("https://", "http://")):
-            raise ValueError(f"files {self.files!r} must start with https:// or http://")
-        return self
+    # https (or oci://, TLS by default) only: what these serve is installed with cluster-admin
+    # rights, so a plain-http mirror lets anyone on the path swap a chart or a manifest.
+    charts: MirrorCharts | None = Field(
+        None, description="Helm repo URL or oci:// prefix for all charts"
+    )
+    files: MirrorFiles | None = Field(
+        None, description="https base URL mirroring release manifests"
+    )
 
 
 class Acme(Model):
-    server: str = "https://acme-v02.api.letsencrypt.org/directory"
+    server: HttpsUrl = "https://acme-v02.api.letsencrypt.org/directory"  # RFC 8555: https
     email: Email
 
 
@@ -70,9 +77,12 @@ class Tls(Model):
     @model_validator(mode="after")
     def _issuer_settings(self) -> Tls:
         if self.issuer == "acme" and self.acme is None:
-            raise ValueError("issuer 'acme' needs an acme block with at least email")
+            raise problem("acme", "issuer 'acme' needs an acme block with at least email")
         if self.issuer == "existing" and not self.existing_cluster_issuer:
-            raise ValueError("issuer 'existing' needs existingClusterIssuer (the issuer's name)")
+            raise problem(
+                "existingClusterIssuer",
+                "issuer 'existing' needs existingClusterIssuer (the issuer's name)",
+            )
         return self
 
 
@@ -87,9 +97,9 @@ class StaticUser(Model):
 
 
 class OidcConnector(Model):
-    name: str = "Corporate SSO"
-    issuer: Annotated[str, Field(pattern=r"^https://")]
-    client_id: str = Field(min_length=1)
+    name: str = Field("Corporate SSO", min_length=1, max_length=100)
+    issuer: HttpsUrl  # Dex fetches its discovery document and keys over it
+    client_id: str = Field(min_length=1, max_length=255)
     client_secret_key: str = Field(
         "oidcClientSecret", description="secret stack config key holding the client secret"
     )
@@ -104,10 +114,25 @@ class Identity(Model):
     @model_validator(mode="after")
     def _someone_can_log_in(self) -> Identity:
         if not self.static_users and self.oidc is None:
-            raise ValueError("set staticUsers (dev) or an oidc connector (prod); nobody can log in")
-        emails = [u.email for u in self.static_users]
-        if len(emails) != len(set(emails)):
-            raise ValueError(f"staticUsers repeat an email: {emails}")
+            raise problem(
+                "staticUsers",
+                "set staticUsers (dev) or an oidc connector (prod); nobody can log in",
+            )
+        found = []
+        for field in ("email", "username"):
+            first: dict[str, int] = {}
+            for i, user in enumerate(self.static_users):
+                value = getattr(user, field)
+                if value in first:
+                    found.append(
+                        (
+                            ("staticUsers", i, field),
+                            f"staticUsers repeat {value!r} (also staticUsers.{first[value]}); "
+                            f"each {field} once",
+                        )
+                    )
+                first.setdefault(value, i)
+        raise_all(found)
         return self
 
 
@@ -135,7 +160,7 @@ class GatewayNodePorts(Model):
     @model_validator(mode="after")
     def _distinct(self) -> GatewayNodePorts:
         if self.http == self.https:
-            raise ValueError(f"http and https must differ (both {self.http})")
+            raise problem("https", f"http and https must differ (both {self.http})")
         return self
 
 
@@ -149,9 +174,10 @@ class Istio(Toggle):
     @model_validator(mode="after")
     def _node_ports_need_node_port_service(self) -> Istio:
         if self.gateway_node_ports and self.gateway_service_type != "NodePort":
-            raise ValueError(
+            raise problem(
+                "gatewayNodePorts",
                 f"gatewayNodePorts needs gatewayServiceType NodePort "
-                f"(got {self.gateway_service_type})"
+                f"(got {self.gateway_service_type})",
             )
         return self
 
@@ -168,9 +194,15 @@ class Minio(Toggle):
     @model_validator(mode="after")
     def _mode_replicas(self) -> Minio:
         if self.mode == "standalone" and self.replicas != 1:
-            raise ValueError(f"standalone mode runs exactly 1 replica (got {self.replicas})")
+            raise problem(
+                "replicas",
+                f"standalone mode runs exactly 1 replica (got {self.replicas}); set replicas: 1 "
+                "or mode: distributed",
+            )
         if self.mode == "distributed" and self.replicas < 4:
-            raise ValueError(f"distributed mode needs at least 4 replicas (got {self.replicas})")
+            raise problem(
+                "replicas", f"distributed mode needs at least 4 replicas (got {self.replicas})"
+            )
         return self
 
 
@@ -271,29 +303,37 @@ class PlatformConfig(Model):
     def _fits_release(self) -> PlatformConfig:
         supported = releases.load(self.release).kubernetes
         if not supported.contains(self.kubernetes_version):
-            raise ValueError(
+            raise problem(
+                "kubernetesVersion",
                 f"kubernetesVersion {self.kubernetes_version} is outside release {self.release}'s "
-                f"supported range {supported.min}-{supported.max}"
+                f"supported range {supported.min}-{supported.max}",
             )
         return self
 
     @model_validator(mode="after")
     def _training_fits_release(self) -> PlatformConfig:
-        problem = self.components.training.release_problem(self.release)
-        if problem:
-            raise ValueError(problem)
+        why = self.components.training.release_problem(self.release)
+        if why:
+            raise problem(
+                "components.training.trainer", why.removeprefix("components.training.trainer: ")
+            )
         return self
 
     @model_validator(mode="after")
     def _ha_means_replicas(self) -> PlatformConfig:
         if not self.high_availability:
             return self
-        single = [path for path, n in self.replica_counts().items() if n < 2]
-        if single:
-            raise ValueError(
-                "highAvailability needs at least 2 replicas (a PDB on 1 replica blocks node "
-                f"drains); raise: {', '.join(single)}"
-            )
+        raise_all(
+            [
+                (
+                    tuple(path.split(".")),
+                    f"highAvailability needs at least 2 replicas (got {n}; a PDB on 1 replica "
+                    "blocks node drains); raise it to 2 or set highAvailability: false",
+                )
+                for path, n in self.replica_counts().items()
+                if n < 2
+            ]
+        )
         return self
 
     def replica_counts(self) -> dict[str, int]:

@@ -6,7 +6,15 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mlplatform.config.base import Model, ResourceList, Resources
+from mlplatform.config.base import (
+    LabelKey,
+    Labels,
+    LabelValue,
+    Model,
+    ResourceList,
+    Resources,
+    problem,
+)
 
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
@@ -17,17 +25,17 @@ class TimeSlicing(Model):
 
 
 class Toleration(Model):
-    key: str = Field(min_length=1)
+    key: LabelKey
     operator: Literal["Exists", "Equal"] = "Exists"
-    value: str | None = None
+    value: LabelValue | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
 
     @model_validator(mode="after")
     def _value_matches_operator(self) -> Toleration:
         if self.operator == "Exists" and self.value is not None:
-            raise ValueError(f"operator Exists takes no value (got {self.value!r})")
+            raise problem("value", f"operator Exists takes no value (got {self.value!r})")
         if self.operator == "Equal" and self.value is None:
-            raise ValueError("operator Equal needs a value")
+            raise problem("value", "operator Equal needs a value")
         return self
 
     def as_k8s(self) -> dict[str, str]:
@@ -38,7 +46,7 @@ class Gpu(Model):
     enabled: bool = False
     time_slicing: TimeSlicing = TimeSlicing()
     mig_strategy: Literal["none", "single", "mixed"] = "none"
-    node_selector: dict[str, str] = {GPU_PRESENT_LABEL: "true"}
+    node_selector: Labels = {GPU_PRESENT_LABEL: "true"}
     tolerations: list[Toleration] = [Toleration(key=GPU_RESOURCE, effect="NoSchedule")]
     # Each container of the device plugin chart's DaemonSets (the plugin, the MPS daemon and
     # their config-manager init and sidecar containers).
@@ -50,8 +58,9 @@ class Gpu(Model):
     @model_validator(mode="after")
     def _selects_gpu_nodes(self) -> Gpu:
         if not self.node_selector:
-            raise ValueError(
+            raise problem(
+                "nodeSelector",
                 "nodeSelector is empty: the device plugin would run on every node; select GPU "
-                f'nodes, e.g. {{"{GPU_PRESENT_LABEL}": "true"}}'
+                f'nodes, e.g. {{"{GPU_PRESENT_LABEL}": "true"}}',
             )
         return self

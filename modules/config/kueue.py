@@ -11,14 +11,22 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from mlplatform.config.base import DnsLabel, Model, Replicas, ResourceList, Resources
+from mlplatform.config.base import (
+    DnsLabel,
+    LabelKey,
+    Labels,
+    LabelValue,
+    Model,
+    Replicas,
+    ResourceList,
+    Resources,
+    problem,
+    raise_all,
+)
 from mlplatform.config.gpu import GPU_PRESENT_LABEL, Toleration
 
 # Go's time.ParseDuration units (Kueue parses timeouts with it): no days.
 _GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
-_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-_LABEL_KEY = re.compile(rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_LABEL_NAME}$")
-_LABEL_VALUE = re.compile(rf"^({_LABEL_NAME})?$")
 
 
 def _go_duration(value: str) -> str:
@@ -27,24 +35,15 @@ def _go_duration(value: str) -> str:
     return value
 
 
-def _node_labels(labels: dict[str, str]) -> dict[str, str]:
-    for key, value in labels.items():
-        if not _LABEL_KEY.match(key):
-            raise ValueError(f"{key!r} is not a label key such as nvidia.com/gpu.present")
-        if not _LABEL_VALUE.match(value):
-            raise ValueError(f"label {key}: {value!r} is not a label value (≤63 alphanumerics)")
-    return labels
-
-
 GoDuration = Annotated[str, AfterValidator(_go_duration)]
-NodeLabels = Annotated[dict[str, str], AfterValidator(_node_labels)]
+NodeLabels = Labels
 
 
 class Taint(Model):
     """A taint the flavor's nodes carry; admitted workloads must tolerate it."""
 
-    key: str = Field(min_length=1)
-    value: str | None = None
+    key: LabelKey
+    value: LabelValue | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
     def as_k8s(self) -> dict[str, str]:
@@ -63,9 +62,10 @@ class Flavor(Model):
     @model_validator(mode="after")
     def _gpu_selects_nodes(self) -> Flavor:
         if self.gpu and not self.node_labels:
-            raise ValueError(
+            raise problem(
+                "nodeLabels",
                 f"flavor {self.name!r} is a gpu flavor without nodeLabels: GPU quota would be "
-                f'admitted onto any node; add e.g. nodeLabels: {{{GPU_PRESENT_LABEL}: "true"}}'
+                f'admitted onto any node; add e.g. nodeLabels: {{{GPU_PRESENT_LABEL}: "true"}}',
             )
         return self
 
@@ -75,7 +75,7 @@ class PriorityClassSpec(Model):
 
     name: DnsLabel
     value: int = Field(ge=-2_147_483_648, le=1_000_000_000)
-    description: str = ""
+    description: str = Field("", max_length=1024)
 
 
 class CohortSpec(Model):
@@ -117,20 +117,33 @@ class Kueue(Model):
 
     @model_validator(mode="after")
     def _names_resolve(self) -> Kueue:
+        found: list[tuple[tuple[str | int, ...], str]] = []
         for field, names in (
             ("flavors", [f.name for f in self.flavors]),
             ("priorityClasses", [p.name for p in self.priority_classes]),
             ("cohorts", [c.name for c in self.cohorts]),
         ):
-            repeated = sorted({n for n in names if names.count(n) > 1})
-            if repeated:
-                raise ValueError(f"{field} repeat the name(s) {repeated}; names must be unique")
+            first: dict[str, int] = {}
+            for i, name in enumerate(names):
+                if name in first:
+                    found.append(
+                        (
+                            (field, i, "name"),
+                            f"{name!r} is already {field}.{first[name]}; names must be unique "
+                            "(rename or remove one)",
+                        )
+                    )
+                first.setdefault(name, i)
         priorities = [p.name for p in self.priority_classes]
         if self.default_priority_class not in priorities:
-            raise ValueError(
-                f"defaultPriorityClass {self.default_priority_class!r} is not one of "
-                f"priorityClasses: {', '.join(priorities)}"
+            found.append(
+                (
+                    ("defaultPriorityClass",),
+                    f"{self.default_priority_class!r} is not one of priorityClasses: "
+                    f"{', '.join(priorities)}",
+                )
             )
+        raise_all(found)
         return self
 
     @property

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from mlplatform.config.base import Model, ResourceList, Resources
+from mlplatform.config.base import Model, ResourceList, Resources, problem
 
 if TYPE_CHECKING:
     from mlplatform.config import PlatformConfig
@@ -92,8 +92,11 @@ class Serving(Model):
 
     @model_validator(mode="after")
     def _unique_runtimes(self) -> Serving:
-        if len(self.runtimes) != len(set(self.runtimes)):
-            raise ValueError(f"runtimes repeat a name: {self.runtimes}")
+        seen: list[str] = []
+        for i, name in enumerate(self.runtimes):
+            if name in seen:
+                raise problem(("runtimes", i), f"{name!r} is already runtimes.{seen.index(name)}")
+            seen.append(name)
         return self
 
 

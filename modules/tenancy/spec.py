@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import ipaddress
 import pkgutil
-import re
 from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -22,10 +21,14 @@ from mlplatform.config.base import (
     DnsLabel,
     DnsName,
     Email,
+    LabelKey,
+    LabelValue,
     Model,
     ResourceList,
     Resources,
     explain,
+    problem,
+    raise_all,
 )
 from mlplatform.config.gpu import GPU_RESOURCE
 from mlplatform.manifests import PodSecurity
@@ -40,9 +43,17 @@ QUEUE_RESOURCES = ("cpu", "memory", "pods", "ephemeral-storage", GPU_RESOURCE)
 GPU_RESOURCES = (GPU_RESOURCE,)
 MAX_NAME = 40  # leaves room for derived names: bucket `tenant-<name>` must fit 63
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-_LABEL_KEY = re.compile(
-    r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
-)
+# No tenant namespace runs below `baseline`: `privileged` admits hostPath, hostNetwork and
+# privileged containers, i.e. root on the node and every other tenant's data with it.
+# tenantDefaults.podSecurity is bound by the same floor; a tenant may still pick any level
+# at or above it (e.g. baseline where the environment's default is restricted).
+POD_SECURITY_ORDER: tuple[PodSecurity, ...] = ("privileged", "baseline", "restricted")
+POD_SECURITY_FLOOR: PodSecurity = "baseline"
+# Namespace label prefixes that belong to Kubernetes (*.kubernetes.io, *.k8s.io: reserved for
+# its core components; pod-security.kubernetes.io/* is the Pod Security level), Istio
+# (istio.io/rev, istio.io/dataplane-mode switch the dataplane) and the platform itself.
+RESERVED_LABEL_DOMAINS = ("kubernetes.io", "k8s.io", "istio.io", "mlplatform.io")
+DISPLAY_NAME_MAX = 256  # an annotation value: far below the 256 KiB per-object total
 
 
 def _tenant_name(value: str) -> str:
@@ -69,22 +80,55 @@ def _cidr(value: str) -> str:
     return value
 
 
-def _label_key(value: str) -> str:
-    if not _LABEL_KEY.match(value):
-        raise ValueError(f"{value!r} is not a label key such as cost-center or example.com/team")
-    return value
-
-
 TenantName = Annotated[DnsLabel, AfterValidator(_tenant_name)]
 QueueResource = Annotated[str, AfterValidator(_queue_resource)]
 FlavorQuotas = dict[DnsLabel, dict[QueueResource, Quantity]]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Count = Annotated[int, Field(ge=0)]
-LabelKey = Annotated[str, AfterValidator(_label_key)]
-LabelValue = Annotated[
-    str, Field(max_length=63, pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-]
+
+
+@cache
+def platform_namespace_labels() -> frozenset[str]:
+    """Every label key the platform sets on a tenant namespace or selects namespaces by
+    (modules/manifests.py namespace(), tenancy/objects.py tenant_namespace(), netpol.py).
+
+    Imported lazily: those modules import the config package, which imports this one.
+    """
+    from mlplatform import netpol
+    from mlplatform.manifests import MANAGED_BY, namespace
+    from mlplatform.tenancy import objects
+
+    labels = namespace("x")["metadata"]["labels"]
+    return frozenset(
+        {
+            *labels,
+            *MANAGED_BY,
+            "istio-injection",
+            objects.TENANT_LABEL,
+            *objects.PIPELINES_LABELS,
+            *objects.SERVING_LABELS,
+            *netpol.OBJECT_STORE_CLIENT,
+            netpol.NS_NAME_LABEL,
+        }
+    )
+
+
+def reserved_label_problem(key: str) -> str | None:
+    """Why a tenant may not set namespace label `key`, or None."""
+    prefix = key.rpartition("/")[0]
+    if key in platform_namespace_labels():
+        return (
+            f"{key!r} is a label the platform sets on tenant namespaces (Pod Security, "
+            "sidecar injection, network access); tenants cannot set or shadow it"
+        )
+    if any(prefix == d or prefix.endswith(f".{d}") for d in RESERVED_LABEL_DOMAINS):
+        return (
+            f"{key!r} uses the reserved prefix {prefix!r} "
+            f"({', '.join(RESERVED_LABEL_DOMAINS)} and their subdomains belong to Kubernetes, "
+            "Istio and the platform); use your own prefix such as example.com/"
+        )
+    return None
 
 
 class Member(Model):
@@ -126,6 +170,16 @@ class Storage(Model):
     bucket: bool = True
     quota: PositiveQuantity | None = Field(None, description="hard bucket quota")
 
+    @model_validator(mode="after")
+    def _quota_needs_bucket(self) -> Storage:
+        if self.quota is not None and not self.bucket:
+            raise problem(
+                "quota",
+                f"a bucket quota ({self.quota}) with bucket: false; remove the quota or set "
+                "bucket: true",
+            )
+        return self
+
 
 class Egress(Model):
     """An egress exception: a CIDR, or a host (NetworkPolicy cannot match names: see README)."""
@@ -137,7 +191,9 @@ class Egress(Model):
     @model_validator(mode="after")
     def _one_target(self) -> Egress:
         if (self.cidr is None) == (self.host is None):
-            raise ValueError("set exactly one of cidr or host")
+            raise problem(
+                "cidr" if self.cidr is not None else "host", "set exactly one of cidr or host"
+            )
         return self
 
 
@@ -159,19 +215,47 @@ class TenantDefaults(Model):
     network: Network = Network()
     labels: dict[LabelKey, LabelValue] = {}
 
+    @model_validator(mode="after")
+    def _isolation_holds(self) -> TenantDefaults:
+        found: list[tuple[tuple[str | int, ...], str]] = []
+        order = POD_SECURITY_ORDER.index
+        if order(self.pod_security) < order(POD_SECURITY_FLOOR):
+            found.append(
+                (
+                    ("podSecurity",),
+                    f"{self.pod_security!r} is below the platform floor {POD_SECURITY_FLOOR!r} "
+                    "(privileged pods own the node); use baseline or restricted",
+                )
+            )
+        for key in self.labels:
+            why = reserved_label_problem(key)
+            if why:
+                found.append((("labels", key), why))
+        raise_all(found)
+        return self
+
 
 class TenantSpec(TenantDefaults):
     name: TenantName
-    display_name: str = ""
+    display_name: str = Field("", max_length=DISPLAY_NAME_MAX, pattern=r"^[^\x00-\x1f\x7f]*$")
     owners: list[Email] = Field(min_length=1)
     members: list[Member] = []
 
     @model_validator(mode="after")
     def _people_once(self) -> TenantSpec:
-        emails = [*self.owners, *(m.email for m in self.members)]
-        repeated = sorted({e for e in emails if emails.count(e) > 1})
-        if repeated:
-            raise ValueError(f"owners/members list {', '.join(repeated)} more than once")
+        people: list[tuple[tuple[str | int, ...], str]] = [
+            *((("owners", i), e) for i, e in enumerate(self.owners)),
+            *((("members", i, "email"), m.email) for i, m in enumerate(self.members)),
+        ]
+        first: dict[str, tuple[str | int, ...]] = {}
+        found = []
+        for where, email in people:
+            key = email.lower()  # the domain is case-insensitive; mailboxes are in practice
+            if key in first:
+                at = _path("", first[key]).lstrip(".")
+                found.append((where, f"{email!r} is already listed at {at}; list a person once"))
+            first.setdefault(key, where)
+        raise_all(found)
         return self
 
     @property
@@ -231,13 +315,33 @@ def _path(root: str, loc: tuple[Any, ...]) -> str:
     return root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
 
 
-def parse_tenants(raw: Any, config: PlatformConfig) -> list[TenantSpec]:
-    """Validate `mlplatform:tenants` against `config`; raise ConfigError listing every problem."""
+def template_of(raw_platform: Any) -> dict[str, Any]:
+    """The tenant template of a platform object that failed validation: its tenantDefaults if
+    they are valid on their own (their problems are reported under platform.), else none."""
+    raw = raw_platform.get("tenantDefaults") if isinstance(raw_platform, dict) else None
+    try:
+        defaults = TenantDefaults.model_validate(raw or {})
+    except ValidationError:
+        return {}
+    return defaults.model_dump(by_alias=True, exclude_unset=True)
+
+
+def parse_tenants(
+    raw: Any, config: PlatformConfig | None, template: dict[str, Any] | None = None
+) -> list[TenantSpec]:
+    """Validate `mlplatform:tenants` against `config`; raise ConfigError listing every problem.
+
+    Without `config` (the platform object is itself invalid) only the tenants' own rules are
+    checked, over `template`, so that one pass still reports every tenant problem it can.
+    """
     if raw is None:
         return []
     if not isinstance(raw, list):
         raise ConfigError([f"tenants: must be a list of tenants (got {type(raw).__name__})"])
-    template = config.tenant_defaults.model_dump(by_alias=True, exclude_unset=True)
+    if template is None:
+        template = (
+            config.tenant_defaults.model_dump(by_alias=True, exclude_unset=True) if config else {}
+        )
     problems: list[str] = []
     tenants: list[TenantSpec] = []
     seen: dict[str, int] = {}
@@ -246,22 +350,70 @@ def parse_tenants(raw: Any, config: PlatformConfig) -> list[TenantSpec]:
         if not isinstance(entry, dict):
             problems.append(f"{root}: must be an object (got {type(entry).__name__})")
             continue
+        name = entry.get("name")
+        if isinstance(name, str) and name in seen:  # checked even if the entry is invalid
+            problems.append(
+                f"{root}.name: {name!r} is already tenants[{seen[name]}]; tenant names are "
+                "unique (rename one or merge the two entries)"
+            )
+        elif isinstance(name, str):
+            seen[name] = i
         try:
-            tenant = TenantSpec.model_validate(merge(template, entry))
+            tenant = TenantSpec.model_validate(_merge_entry(template, entry))
         except ValidationError as err:
             problems.extend(explain(err, root, path=_path))
             continue
-        if tenant.name in seen:
-            problems.append(
-                f"{root}.name: {tenant.name!r} is already tenants[{seen[tenant.name]}]; "
-                "tenant names are unique"
-            )
-        seen.setdefault(tenant.name, i)
-        problems.extend(platform_problems(tenant, config, root))
+        if config is not None:
+            problems.extend(platform_problems(tenant, config, root))
         tenants.append(tenant)
     if problems:
         raise ConfigError(problems)
     return tenants
+
+
+def _merge_entry(template: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """`entry` over `template`; a tenant that turns its bucket off does not inherit the
+    template's bucket quota (that would contradict its own choice)."""
+    merged = merge(template, entry)
+    storage = entry.get("storage")
+    if isinstance(storage, dict) and storage.get("bucket") is False and "quota" not in storage:
+        merged["storage"] = {k: v for k, v in merged["storage"].items() if k != "quota"}
+    return merged
+
+
+# Namespace ResourceQuota field -> the Kueue resource it caps.
+_NAMESPACE_CAPS = {"cpu": "cpu", "memory": "memory", "gpu": GPU_RESOURCE, "pods": "pods"}
+
+
+def quota_warnings(tenant: TenantSpec, root: str) -> list[str]:
+    """Kueue nominal quota (summed over flavors) above the namespace ResourceQuota.
+
+    A warning, not an error: the namespace quota still caps what runs, so isolation holds;
+    the excess is only unusable (Kueue admits workloads whose pods the ResourceQuota then
+    refuses, and they hold queue quota until waitForPodsReady evicts them).
+    """
+    warnings = []
+    for field, resource in _NAMESPACE_CAPS.items():
+        cap = getattr(tenant.quota, field)
+        shares = {f: r[resource] for f, r in tenant.kueue.quota.items() if resource in r}
+        if cap is None or not shares:
+            continue
+        total = sum((_num(v) for v in shares.values()), Decimal(0))
+        if total > _num(cap):
+            by_flavor = ", ".join(f"{f}: {v}" for f, v in shares.items())
+            warnings.append(
+                f"{root}.quota.{field}: the namespace quota {cap} is below the Kueue nominal "
+                f"{resource} quota {_fmt(total)} (summed over flavors: {by_flavor}); raise quota.{field} or lower "
+                f"kueue.quota, or admitted workloads will not fit in the namespace"
+            )
+    return warnings
+
+
+def _fmt(value: Decimal) -> str:
+    for suffix, factor in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20)):
+        if value >= factor and value % factor == 0:
+            return f"{value // factor}{suffix}"
+    return format(value.normalize(), "f")
 
 
 def platform_problems(tenant: TenantSpec, config: PlatformConfig, root: str) -> list[str]:

@@ -25,12 +25,12 @@ def test_other_environments_keep_the_chart_ports(program, env):
 BAD = {
     "node ports on a LoadBalancer": (
         {"gatewayServiceType": "LoadBalancer", "gatewayNodePorts": {"http": 30080}},
-        "platform.components.istio: gatewayNodePorts needs gatewayServiceType NodePort "
+        "platform.components.istio.gatewayNodePorts: gatewayNodePorts needs gatewayServiceType NodePort "
         "(got LoadBalancer)",
     ),
     "same port twice": (
         {"gatewayNodePorts": {"http": 30443, "https": 30443}},
-        "platform.components.istio.gatewayNodePorts: http and https must differ (both 30443)",
+        "platform.components.istio.gatewayNodePorts.https: http and https must differ (both 30443)",
     ),
     "outside the NodePort range": (
         {"gatewayNodePorts": {"http": 8080}},

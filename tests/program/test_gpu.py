@@ -137,11 +137,11 @@ BAD = {
     ),
     "empty node selector": (
         _gpu(enabled=True, nodeSelector={}),
-        "platform.components.gpu: nodeSelector is empty: the device plugin would run on every node",
+        "platform.components.gpu.nodeSelector: nodeSelector is empty: the device plugin would run on every node",
     ),
     "toleration Equal without value": (
         _gpu(tolerations=[{"key": "gpu", "operator": "Equal"}]),
-        "platform.components.gpu.tolerations.0: operator Equal needs a value",
+        "platform.components.gpu.tolerations.0.value: operator Equal needs a value",
     ),
     "typo in gpu": (
         _gpu(timeslicing={"replicas": 2}),

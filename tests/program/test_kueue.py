@@ -223,13 +223,13 @@ def _kueue(**fields):
 BAD = {
     "gpu flavor without node labels": (
         _kueue(flavors=[{"name": "gpu", "gpu": True}]),
-        "platform.components.kueue.flavors.0: flavor 'gpu' is a gpu flavor without nodeLabels: "
+        "platform.components.kueue.flavors.0.nodeLabels: flavor 'gpu' is a gpu flavor without nodeLabels: "
         "GPU quota would be admitted onto any node; add e.g. nodeLabels: "
         '{nvidia.com/gpu.present: "true"}',
     ),
     "duplicate flavor": (
         _kueue(flavors=[{"name": "cpu"}, {"name": "cpu"}]),
-        "platform.components.kueue: flavors repeat the name(s) ['cpu']; names must be unique",
+        "platform.components.kueue.flavors.1.name: 'cpu' is already flavors.0; names must be unique",
     ),
     "flavor name not a DNS label": (
         _kueue(flavors=[{"name": "GPU_A100"}]),
@@ -241,7 +241,7 @@ BAD = {
     ),
     "unknown default priority class": (
         _kueue(defaultPriorityClass="urgent"),
-        "platform.components.kueue: defaultPriorityClass 'urgent' is not one of "
+        "platform.components.kueue.defaultPriorityClass: 'urgent' is not one of "
         "priorityClasses: low, default, high",
     ),
     "duplicate priority class": (
@@ -249,11 +249,11 @@ BAD = {
             priorityClasses=[{"name": "a", "value": 1}, {"name": "a", "value": 2}],
             defaultPriorityClass="a",
         ),
-        "platform.components.kueue: priorityClasses repeat the name(s) ['a']",
+        "platform.components.kueue.priorityClasses.1.name: 'a' is already priorityClasses.0",
     ),
     "duplicate cohort": (
         _kueue(cohorts=[{"name": "research"}, {"name": "research"}]),
-        "cohorts repeat the name(s) ['research']",
+        "cohorts.1.name: 'research' is already cohorts.0",
     ),
     "timeout with days": (
         _kueue(waitForPodsReady={"timeout": "1d"}),
@@ -265,7 +265,7 @@ BAD = {
                 {"name": "cpu", "tolerations": [{"key": "k", "operator": "Exists", "value": "v"}]}
             ]
         ),
-        "platform.components.kueue.flavors.0.tolerations.0: operator Exists takes no value",
+        "platform.components.kueue.flavors.0.tolerations.0.value: operator Exists takes no value",
     ),
     "toleration bad effect": (
         _kueue(flavors=[{"name": "cpu", "tolerations": [{"key": "k", "effect": "Never"}]}]),
@@ -277,7 +277,7 @@ BAD = {
     ),
     "bad node label key": (
         _kueue(flavors=[{"name": "gpu", "gpu": True, "nodeLabels": {"-bad/": "true"}}]),
-        "platform.components.kueue.flavors.0.nodeLabels: '-bad/' is not a label key",
+        "platform.components.kueue.flavors.0.nodeLabels.-bad/: '-bad/' is not a label key",
     ),
     "typo in kueue key": (
         _kueue(flavour=[]),

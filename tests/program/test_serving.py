@@ -288,7 +288,7 @@ BAD = {
     ),
     "repeated runtime": (
         _serving(runtimes=["sklearn", "sklearn"]),
-        "platform.components.serving: runtimes repeat a name: ['sklearn', 'sklearn']",
+        "platform.components.serving.runtimes.1: 'sklearn' is already runtimes.0",
     ),
     "modelmesh, removed": (
         _serving(modelmesh={"enabled": False}),

@@ -86,7 +86,7 @@ BAD = {
     ),
     "standalone minio with replicas": (
         _set("platform.components.minio.replicas", 3),
-        "standalone mode runs exactly 1 replica (got 3)",
+        "platform.components.minio.replicas: standalone mode runs exactly 1 replica (got 3)",
     ),
     "distributed minio too small": (
         _set("platform.components.minio.mode", "distributed"),
@@ -106,7 +106,7 @@ BAD = {
     ),
     "mirror charts bad scheme": (
         _set("platform.mirror", {"registry": "mirror.local:5000", "charts": "ftp://x"}),
-        "charts 'ftp://x' must start with https://, http:// or oci://",
+        "platform.mirror.charts: 'ftp://x' must be a https or oci URL",
     ),
     "acme without email": (
         _set("platform.ingress.tls", {"issuer": "acme"}),
@@ -133,11 +133,11 @@ BAD = {
             "platform.identity.staticUsers",
             [{"email": "a@x.io", "username": "a"}, {"email": "a@x.io", "username": "b"}],
         ),
-        "staticUsers repeat an email",
+        "platform.identity.staticUsers.1.email: staticUsers repeat 'a@x.io' (also staticUsers.0)",
     ),
     "oidc issuer not https": (
         _set("platform.identity.oidc", {"issuer": "http://sso", "clientId": "x"}),
-        "platform.identity.oidc.issuer: String should match pattern '^https://'",
+        "platform.identity.oidc.issuer: 'http://sso' must be a https URL",
     ),
     "retention not a duration": (
         _set("platform.components.monitoring.retention", "two days"),
@@ -145,7 +145,7 @@ BAD = {
     ),
     "ha with single replicas": (
         _set("platform.highAvailability", True),
-        "highAvailability needs at least 2 replicas",
+        "platform.components.istio.pilotReplicas: highAvailability needs at least 2 replicas (got 1",
     ),
     "platform not an object": (
         lambda cfg: cfg.update(platform=["x"]),

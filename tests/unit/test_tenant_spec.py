@@ -46,7 +46,7 @@ BAD = {
     ),
     "person twice": (
         ok(members=[{"email": "xavier@example.com"}]),
-        "owners/members list xavier@example.com more than once",
+        "tenants[2].members[0].email: 'xavier@example.com' is already listed at owners[0]",
     ),
     "negative cpu quota": (
         ok(quota={"cpu": "-2"}),
@@ -116,7 +116,7 @@ BAD = {
     ),
     "egress with cidr and host": (
         ok(network={"egress": [{"cidr": "10.0.0.0/8", "host": "x.io", "ports": [443]}]}),
-        "tenants[2].network.egress[0]: set exactly one of cidr or host",
+        "tenants[2].network.egress[0].cidr: set exactly one of cidr or host",
     ),
     "egress port out of range": (
         ok(network={"egress": [{"host": "x.io", "ports": [70000]}]}),
