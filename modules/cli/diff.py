@@ -51,6 +51,8 @@ def diff(env: EnvsOption, output: OutputOption = Output.table) -> None:
         fail(str(err).replace("\n", " "))
     except FileNotFoundError as err:
         fail(str(err), Exit.ENVIRONMENT)
+    except ValueError as err:  # a stack file stackconfig refuses (repeated or unknown key)
+        fail(str(err).replace("\n", " "))
     if output is not Output.table:
         emit(result, output)
     else:

@@ -34,7 +34,7 @@ def status(
 
     try:
         stack = load_stack(env)
-    except ConfigError as err:
+    except (ConfigError, ValueError) as err:  # invalid config; a repeated or unknown key
         fail(str(err).replace("\n", " "))
     data: dict[str, Any] = state.offline(env, stack)
     problem = None

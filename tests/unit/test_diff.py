@@ -33,11 +33,11 @@ def test_flatten_keys_named_items_by_name_and_secrets_as_secret():
 
 @pytest.fixture
 def stacks(tmp_path, monkeypatch):
-    """Private copies of dev (as `a`) and dev with edits (as `b`)."""
+    """Private copies of staging (as `a`) and staging with edits and its OIDC secret (as `b`)."""
     a, b = tmp_path / "Pulumi.a.yaml", tmp_path / "Pulumi.b.yaml"
-    shutil.copy(stackconfig.stack_file("dev"), a)
-    text = stackconfig.stack_file("dev").read_text()
-    text = text.replace("domain: mlplatform.localtest.me", "domain: ml.example.com")
+    shutil.copy(stackconfig.stack_file("staging"), a)
+    text = stackconfig.stack_file("staging").read_text()
+    text = text.replace("domain: ml.staging.example.com", "domain: ml.example.com")
     text += "  mlplatform:oidcClientSecret:\n    secure: v1:bm9uY2U=:Y2lwaGVy\n"
     b.write_text(text)
     monkeypatch.setattr(stackconfig, "stack_file", lambda env: tmp_path / f"Pulumi.{env}.yaml")
@@ -46,7 +46,7 @@ def stacks(tmp_path, monkeypatch):
 def test_config_diff_changes_and_secret_presence_only(stacks):
     found = envdiff.config_diff("a", "b")
     assert found["changed"] == {
-        "platform.ingress.domain": {"from": "mlplatform.localtest.me", "to": "ml.example.com"}
+        "platform.ingress.domain": {"from": "ml.staging.example.com", "to": "ml.example.com"}
     }
     assert found["added"] == {"oidcClientSecret": envdiff.SECRET}
     assert found["removed"] == {}
