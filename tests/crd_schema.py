@@ -1,7 +1,9 @@
 """Custom resources checked the way the API server would, against upstream CRD schemas.
 
-Sources (all in the upstream cache, all upstream files):
-- `crds/<project>-<tag>/<group>_<Kind>.json`: CRDs extracted from the project's tag.
+Sources (all in the upstream cache, all upstream files; the projects and their components
+are `mlplatform.upstream_pull.CRD_PROJECTS`):
+- `crds/<project>-<tag>/<group>_<Kind>.json`: CRDs extracted from the project's tag, or by
+  `mlplatform upstream pull` from what the pinned chart or kustomize base installs.
 - CRDs that upstream ships elsewhere in the cache, tagged by the version they declare:
   kube-prometheus-stack vendors prometheus-operator's CRDs (`charts/crds/crds/`, annotation
   `operator.prometheus.io/version`); Kubeflow's manifests vendor Istio's base-chart CRDs
@@ -38,8 +40,10 @@ import jsonschema
 import yaml
 
 from mlplatform import releases
-
-KUBEFLOW = "kustomize/github.com/kubeflow/manifests"
+from mlplatform.upstream import Cache
+from mlplatform.upstream_pull import CRD_PROJECTS as PROJECTS
+from mlplatform.upstream_pull import CrdProject as Project
+from mlplatform.upstream_pull import crd_version
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -58,33 +62,6 @@ _BRANCHES = ("allOf", "anyOf", "oneOf")
 _OWN = ("x-kubernetes-list-type",)  # keywords added here, with messages of their own
 _INT_RANGES = {"int32": 2**31, "int64": 2**63}
 _EMBEDDED = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {}}
-
-
-@dataclass(frozen=True)
-class Project:
-    """One upstream project whose CRDs we build objects for."""
-
-    name: str  # `crds/<name>-<tag>`
-    component: str  # the catalogue component that pins it
-    bundled: tuple[str, ...] = ()  # globs (under the cache) of CRD YAML it ships elsewhere
-
-
-PROJECTS = (
-    Project("kueue", "kueue"),
-    Project("kserve", "kserve"),
-    # kubeflow/trainer: the chart's crds/ (helm installs them), tagged by its appVersion.
-    Project("trainer", "trainer", ("charts/kubeflow-trainer/*/crds/*.yaml",)),
-    Project("training-operator", "training_operator"),
-    Project("cert-manager", "cert_manager"),
-    # Istio's base chart CRDs as kubeflow/manifests vendors them (helm.sh/chart: base-<v>).
-    Project("istio", "istio", (f"{KUBEFLOW}/*/common/istio/istio-crds/base/crd.yaml",)),
-    # prometheus-operator's CRDs as kube-prometheus-stack vendors them (charts/crds/crds/).
-    Project(
-        "prometheus-operator",
-        "monitoring",
-        ("charts/kube-prometheus-stack/*/charts/crds/crds/*.yaml",),
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -156,7 +133,7 @@ class Catalogue:
                 for path in sorted(self.root.glob(pattern)):
                     for doc in yaml.load_all(path.read_text(), Loader=_LOADER):
                         if doc and doc.get("kind") == "CustomResourceDefinition":
-                            tag = _declared_tag(doc, path)
+                            tag = project.tag(_declared_tag(doc, path))  # its spelling
                             sets[project.name].setdefault(tag, []).append(_from_yaml(doc, path))
         return sets
 
@@ -178,12 +155,7 @@ class Catalogue:
 
     def pinned(self, release: str, project: Project) -> str:
         """The project version a release pins (prometheus-operator: the chart's appVersion)."""
-        entry = releases.load(release).component(project.component)  # type: ignore[arg-type]
-        if project.name != "prometheus-operator":
-            return entry.version
-        assert entry.source.helm is not None
-        chart = self.root / "charts" / entry.source.helm.chart / entry.version / "Chart.yaml"
-        return str(yaml.load(chart.read_text(), Loader=_LOADER)["appVersion"])
+        return crd_version(Cache(self.root), releases.load(release), project)
 
     def tag_for(self, release: str, project: Project) -> str:
         pinned = self.pinned(release, project)

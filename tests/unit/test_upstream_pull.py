@@ -28,7 +28,26 @@ JOBSET = "https://github.com/kubernetes-sigs/jobset/releases/download/v0.6.0/man
 # A file resource inside a *followed* tree (argo's): proves recursion reaches files too.
 EXTRA = "https://example.com/extra/objects.yaml"
 
-FAKE_HELM = """\
+# A tiny CRD (`.format(group=...)`): one served storage version, one retired.
+CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: things.{group}.example.org}}
+spec:
+  group: {group}.example.org
+  names: {{kind: Thing, plural: things}}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {{openAPIV3Schema: {{type: object, properties: {{spec: {{type: object}}}}}}}}
+  - {{name: v1beta1, served: false, storage: false}}
+"""
+
+FAKE_HELM = (
+    f"CRD = {CRD!r}\n"
+    + """\
 import io, json, os, sys, tarfile
 from pathlib import Path
 
@@ -46,7 +65,11 @@ if args[0] == "pull":
     chart = Path(args[args.index("--untardir") + 1]) / name
     (chart / "templates").mkdir(parents=True)
     (chart / "charts").mkdir()
-    (chart / "Chart.yaml").write_text(f"apiVersion: v2\\nname: {name}\\nversion: {version}\\n")
+    meta = f"apiVersion: v2\\nname: {name}\\nversion: {version}\\nappVersion: v0.81.0\\n"
+    (chart / "Chart.yaml").write_text(meta)
+    if name == "kube-prometheus-stack":  # its CRDs come in a vendored `crds` chart
+        (chart / "charts" / "crds").mkdir()
+        (chart / "charts" / "crds" / "Chart.yaml").write_text("name: crds\\nversion: 1.0.0\\n")
     (chart / "values.yaml").write_text("image: {tag: x}\\n")
     (chart / "templates" / "cm.yaml").write_text("tag: {{ .Values.image.tag }}\\n")
     # A vendored dependency, packaged the way `helm pull` leaves it.
@@ -62,7 +85,16 @@ if args[0] == "pull":
 elif args[0] == "template":
     print("kind: Job\\nmetadata: {name: probe-x, annotations: {helm.sh/hook: pre-install}}")
     print("spec: {template: {spec: {containers: [{name: c, image: example.org/x:1}]}}}")
+    if "--include-crds" in args and not os.environ.get("FAKE_HELM_NO_CRDS"):
+        lines = (Path(args[2]) / "Chart.yaml").read_text().splitlines()
+        name = next(line.split(": ")[1] for line in lines if line.startswith("name: "))
+        # As helm prints a crds/ file that starts with `---`: its Source line stands alone.
+        own, sub = f"{name}/crds/thing.yaml", f"{name}/charts/dep/crds/x.yaml"
+        for source, group in ((own, name), (sub, "dep")):
+            print(f"---\\n# Source: {source}\\n---")
+            print(CRD.format(group=group))
 """
+)
 
 FAKE_GIT = """\
 import json, os, sys
@@ -104,6 +136,10 @@ def _trees() -> dict[str, dict[str, str]]:
         files = trees.setdefault(f"{remote.host}/{remote.owner}/{remote.repo}@{remote.ref}", {})
         files[f"{remote.path}/kustomization.yaml"] = yaml.safe_dump({"resources": resources})
         files[f"{remote.path}/cm.yaml"] = "kind: ConfigMap\nmetadata: {name: x}\n"
+        if remote.repo == "training-operator":  # the CRDs its overlay installs
+            files[f"{remote.path}/crd.yaml"] = CRD.format(group="training")
+            resources.append("crd.yaml")
+            files[f"{remote.path}/kustomization.yaml"] = yaml.safe_dump({"resources": resources})
     trees["github.com/argoproj/argo-workflows@v3.7.3"] = {
         "manifests/base/workflow-controller/kustomization.yaml": f"resources:\n- {EXTRA}\n",
     }
@@ -281,6 +317,101 @@ def test_the_stack_resolves_charts_and_bases_from_the_pulled_cache(pulled):
     )
     assert (argo / Path(upstream.manifest_path(EXTRA)).name).is_file()
     assert (base / resources[2]).read_text() == f"# {JOBSET}\n"
+
+
+# -- CRDs -----------------------------------------------------------------------------------
+
+# Release 1.11's CRD projects, their catalogue versions and where the CRDs come from.
+CRDS_1_11 = {
+    pull.CrdSource("kueue", "0.14.8", chart="kueue"),
+    pull.CrdSource("kserve", "v0.15.2", chart="kserve-crd"),  # the catalogue's crds_chart
+    pull.CrdSource("trainer", "2.1.0", chart="kubeflow-trainer"),
+    pull.CrdSource("cert-manager", "v1.16.1", chart="cert-manager"),
+    pull.CrdSource("istio", "1.28.0", chart="base"),
+    pull.CrdSource("prometheus-operator", "79.12.0", chart="kube-prometheus-stack"),
+    pull.CrdSource(
+        "training-operator",
+        "v1.9.2",
+        base="github.com/kubeflow/training-operator.git/manifests/overlays/kubeflow?ref=v1.9.2",
+    ),
+}
+
+
+def _thing(group: str, source: str) -> dict:
+    schema = {"type": "object", "properties": {"spec": {"type": "object"}}}
+    return {
+        "group": f"{group}.example.org",
+        "kind": "Thing",
+        "scope": "Namespaced",
+        "source": source,
+        "versions": {
+            "v1": {"served": True, "storage": True, "schema": schema},
+            "v1beta1": {"served": False, "storage": False, "schema": {}},
+        },
+    }
+
+
+def test_plan_names_the_crd_source_of_every_pinned_project():
+    assert pull.plan([RELEASE]).crds == CRDS_1_11
+    assert {s.project for s in CRDS_1_11} == {p.name for p in pull.CRD_PROJECTS}
+    # 1.10 pins no Trainer: no trainer CRDs.
+    assert "trainer" not in {s.project for s in pull.crd_sources(releases.load("1.10"))}
+
+
+def test_crds_are_extracted_per_project_and_tag(pulled):
+    root, fakes, _, summary, _ = pulled
+    assert {c.label for c in CRDS_1_11} <= set(summary.pulled)
+    crds = root / "crds"
+    # Tags: the project's git tag spelling (Istio's bare); prometheus-operator's is the
+    # kube-prometheus-stack chart's appVersion (the fake's v0.81.0).
+    assert sorted(p.name for p in crds.iterdir()) == [
+        "cert-manager-v1.16.1",
+        "istio-1.28.0",
+        "kserve-v0.15.2",
+        "kueue-v0.14.8",
+        "prometheus-operator-v0.81.0",
+        "trainer-v2.1.0",
+        "training-operator-v1.9.2",
+    ]
+    # Only the chart's own CRDs (the `dep` subchart's are another project's), in the
+    # shared cache's format; kube-prometheus-stack's come from its vendored `crds` chart.
+    for directory, chart, version in (
+        ("kueue-v0.14.8", "kueue", "0.14.8"),
+        ("kserve-v0.15.2", "kserve-crd", "v0.15.2"),
+        ("prometheus-operator-v0.81.0", "crds", "79.12.0"),
+    ):
+        files = list((crds / directory).iterdir())
+        assert [f.name for f in files] == [f"{chart}.example.org_Thing.json"]
+        source = "kube-prometheus-stack" if chart == "crds" else chart
+        assert json.loads(files[0].read_text()) == _thing(
+            chart, f"{source} {version}:crds/thing.yaml"
+        )
+    (training,) = (crds / "training-operator-v1.9.2").iterdir()
+    assert training.name == "training.example.org_Thing.json"
+    base = next(iter(c.base for c in CRDS_1_11 if c.base))
+    assert json.loads(training.read_text()) == _thing("training", base)
+    renders = [c for c in fakes.calls("helm") if c[0] == "template" and "--include-crds" in c]
+    by_chart = {Path(c[2]).relative_to(root / "charts").as_posix(): c[4:] for c in renders}
+    assert by_chart["cert-manager/v1.16.1"] == ["--set", "crds.enabled=true"]
+    assert by_chart["kube-prometheus-stack/79.12.0/charts/crds"] == []
+    assert len(by_chart) == 6  # every chart-based project, rendered once
+    index = json.loads((root / "index.json").read_text())
+    assert {e["path"]: e["files"] for e in index if e["kind"] == "crds"}["crds/kueue-v0.14.8"] == 1
+
+
+def test_crds_present_are_skipped_and_a_chart_without_crds_fails(pulled, tmp_path, monkeypatch):
+    root, fakes, todo, _, _ = pulled
+    calls = len(fakes.log.read_text().splitlines())
+    summary = pull.Puller(root, log=[].append).pull(pull.Plan(crds=todo.crds))
+    assert len(summary.present) == len(CRDS_1_11) and not summary.pulled
+    assert len(fakes.log.read_text().splitlines()) == calls
+    fresh = Fakes(tmp_path, monkeypatch)
+    monkeypatch.setenv("FAKE_HELM_NO_CRDS", "1")
+    kueue = pull.CrdSource("kueue", "0.14.8", chart="kueue")
+    todo = pull.Plan(charts={pull.ChartSource("oci://x", "kueue", "0.14.8")}, crds={kueue})
+    summary = pull.Puller(tmp_path / "c", log=[].append, downloader=fresh.download).pull(todo)
+    assert summary.failed == [f"{kueue.label}: kueue 0.14.8 installs no CustomResourceDefinition"]
+    assert not (tmp_path / "c/crds").exists()
 
 
 def _small_plan() -> pull.Plan:
@@ -520,3 +651,35 @@ def test_facts_record_a_failing_default_render(tmp_path):
     assert "domain is required" in facts["default_render"]
     assert facts["hooks_with_default_values"] == [] and facts["images_with_default_values"] == []
     assert "domain" in facts["values_read"]
+
+
+def _crd_chart(root: Path) -> Path:
+    """A chart with CRDs in crds/ (one file of two, starting with `---`), one in templates/
+    behind a value (as cert-manager's), and one in a subchart's crds/."""
+    chart = root / "crdy"
+    two = "---\n" + CRD.format(group="a") + "---\n" + CRD.format(group="b")
+    templated = "{{- if .Values.crds.enabled }}\n" + CRD.format(group="c") + "{{- end }}\n"
+    _write(
+        chart,
+        {
+            "Chart.yaml": "apiVersion: v2\nname: crdy\nversion: 1.0.0\n",
+            "values.yaml": "crds: {enabled: false}\n",
+            "crds/two.yaml": two,
+            "templates/crd.yaml": templated,
+            "charts/sub/Chart.yaml": "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
+            "charts/sub/crds/sub.yaml": CRD.format(group="sub"),
+        },
+    )
+    return chart
+
+
+@needs_helm
+def test_chart_crds_with_the_real_helm(tmp_path):
+    chart = _crd_chart(tmp_path)
+
+    def found(*values: str) -> list[tuple[str, str]]:
+        return [(d["spec"]["group"], p) for d, p in pull.chart_crds(chart, str(HELM), values)]
+
+    assert found() == [("a.example.org", "crds/two.yaml"), ("b.example.org", "crds/two.yaml")]
+    assert found("crds.enabled=true")[-1] == ("c.example.org", "templates/crd.yaml")
+    assert len(found("crds.enabled=true")) == 3
