@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mlplatform.config.base import Email
 from mlplatform.policies.core import View
 
 PATH = Path(__file__).with_name("waivers.yaml")
@@ -26,7 +27,7 @@ class Waiver(BaseModel):
     policy: str = Field(min_length=1, description="the policy name it waives")
     resource: str = Field(min_length=1, description="Kind/namespace/name glob it applies to")
     reason: str = Field(min_length=10, description="why the exception is acceptable")
-    reviewer: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="who approved it")
+    reviewer: Email = Field(description="who approved it (an email address)")
     expires: dt.date
 
     def expired(self, today: dt.date) -> bool:

@@ -131,6 +131,26 @@ def reserved_label_problem(key: str) -> str | None:
     return None
 
 
+# Field validators, not model validators: they run even when another field of the tenant is
+# invalid, so one pass reports isolation problems beside everything else.
+def _at_least_floor(level: PodSecurity) -> PodSecurity:
+    if POD_SECURITY_ORDER.index(level) < POD_SECURITY_ORDER.index(POD_SECURITY_FLOOR):
+        raise ValueError(
+            f"{level!r} is below the platform floor {POD_SECURITY_FLOOR!r} (privileged pods "
+            "own the node); use baseline or restricted"
+        )
+    return level
+
+
+def _not_reserved(labels: dict[str, str]) -> dict[str, str]:
+    raise_all([((key,), why) for key in labels if (why := reserved_label_problem(key))])
+    return labels
+
+
+TenantPodSecurity = Annotated[PodSecurity, AfterValidator(_at_least_floor)]
+TenantLabels = Annotated[dict[LabelKey, LabelValue], AfterValidator(_not_reserved)]
+
+
 class Member(Model):
     email: Email
     role: Role = "edit"
@@ -204,7 +224,7 @@ class Network(Model):
 class TenantDefaults(Model):
     """`platform.tenantDefaults`: what every tenant of the environment starts from."""
 
-    pod_security: PodSecurity = "restricted"
+    pod_security: TenantPodSecurity = "restricted"
     quota: Quota = Quota()
     container_defaults: Resources = Resources(
         requests=ResourceList(cpu="100m", memory="128Mi"),
@@ -213,26 +233,7 @@ class TenantDefaults(Model):
     kueue: KueueSettings = KueueSettings()
     storage: Storage = Storage()
     network: Network = Network()
-    labels: dict[LabelKey, LabelValue] = {}
-
-    @model_validator(mode="after")
-    def _isolation_holds(self) -> TenantDefaults:
-        found: list[tuple[tuple[str | int, ...], str]] = []
-        order = POD_SECURITY_ORDER.index
-        if order(self.pod_security) < order(POD_SECURITY_FLOOR):
-            found.append(
-                (
-                    ("podSecurity",),
-                    f"{self.pod_security!r} is below the platform floor {POD_SECURITY_FLOOR!r} "
-                    "(privileged pods own the node); use baseline or restricted",
-                )
-            )
-        for key in self.labels:
-            why = reserved_label_problem(key)
-            if why:
-                found.append((("labels", key), why))
-        raise_all(found)
-        return self
+    labels: TenantLabels = {}
 
 
 class TenantSpec(TenantDefaults):
@@ -403,8 +404,9 @@ def quota_warnings(tenant: TenantSpec, root: str) -> list[str]:
             by_flavor = ", ".join(f"{f}: {v}" for f, v in shares.items())
             warnings.append(
                 f"{root}.quota.{field}: the namespace quota {cap} is below the Kueue nominal "
-                f"{resource} quota {_fmt(total)} (summed over flavors: {by_flavor}); raise quota.{field} or lower "
-                f"kueue.quota, or admitted workloads will not fit in the namespace"
+                f"{resource} quota {_fmt(total)} (summed over flavors: {by_flavor}); raise "
+                f"quota.{field} or lower kueue.quota, or admitted workloads will not fit in the "
+                "namespace"
             )
     return warnings
 
