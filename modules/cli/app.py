@@ -17,6 +17,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -57,11 +58,36 @@ class Output(enum.StrEnum):
 
 
 def _check_env(value: str | None) -> str | None:
-    from mlplatform.stackconfig import environments
+    """A known environment whose stack file parses and validates (else exit 2; none at all: 3)."""
+    from mlplatform import stackconfig
+    from mlplatform.config import ConfigError
 
-    if value is not None and value not in environments():
-        raise typer.BadParameter(f"{value!r} is not an environment; choose one of {environments()}")
+    if value is None:
+        return value
+    envs = stackconfig.environments()
+    if not envs:
+        fail(
+            f"no stack files in {stackconfig.STACKS_DIR}: run from a checkout of the platform "
+            "repository (stacks/Pulumi.<env>.yaml)",
+            Exit.ENVIRONMENT,
+        )
+    if value not in envs:
+        raise typer.BadParameter(f"{value!r} is not an environment; choose one of {envs}")
+    from mlplatform.platform import load_config
+
+    path = stackconfig.stack_file(value)
+    try:
+        values, secure = stackconfig.read_stack_file(value)
+        load_config({k: v for k, v in values.items() if k not in secure})
+    except yaml.YAMLError as err:
+        fail(f"{path.name} is not valid YAML: {one_line(str(err))}")
+    except ConfigError as err:
+        fail(f"{path.name}: invalid stack config: {'; '.join(err.problems)}")
     return value
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _check_release(value: str | None) -> str | None:
@@ -80,6 +106,12 @@ EnvOption = Annotated[
         "--env", "-e", help="environment: a stacks/Pulumi.<env>.yaml", callback=_check_env
     ),
 ]
+OptionalEnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--env", "-e", help="environment: a stacks/Pulumi.<env>.yaml", callback=_check_env
+    ),
+]
 ReleaseOption = Annotated[
     str | None,
     typer.Option("--release", help="retarget to this platform release", callback=_check_release),
@@ -93,6 +125,11 @@ DryRunOption = Annotated[
 
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
+
+
+def progress(message: str) -> AbstractContextManager[Any]:
+    """A spinner on stderr for work that takes more than a moment (silent when not a terminal)."""
+    return stderr.status(message)
 
 
 def emit(
@@ -116,13 +153,23 @@ def emit(
 
 def run(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     """Run the CLI and map every outcome to the exit-code contract."""
+    from mlplatform.config import ConfigError
+
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         result = app(args=args, prog_name="mlplatform", standalone_mode=False)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's final flush
         return int(result or 0)
     except UserError as err:
         stderr.print(f"mlplatform: {err}", markup=False, highlight=False)
         return int(err.code)
+    except ConfigError as err:  # invalid config: refused input
+        stderr.print(
+            f"mlplatform: invalid stack config: {'; '.join(err.problems)}",
+            markup=False,
+            highlight=False,
+        )
+        return int(Exit.USAGE)
     except typer.Exit as done:  # --help, --version
         return int(done.exit_code)
     except typer.Abort:

@@ -1,146 +1,201 @@
-"""`mlplatform doctor | up | down`: the platform on a local kind cluster or any kubeconfig."""
+"""`mlplatform doctor | up | down`: the platform on a local kind cluster or any kubeconfig.
+
+Exit codes follow the CLI contract: an invalid stack config is 2; a missing tool, a bad
+kubeconfig, an unreachable API server or a kind failure is 3; a failed `pulumi up`/`destroy`
+or a second preview that still plans changes is 1.
+"""
 
 from __future__ import annotations
 
-import argparse
-from enum import IntEnum
+import os
+import shutil
+import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+import typer
+import yaml
+
+from mlplatform.cli.app import (
+    DryRunOption,
+    EnvOption,
+    Exit,
+    OptionalEnvOption,
+    fail,
+    one_line,
+    progress,
+)
 from mlplatform.cluster import toolchain
 from mlplatform.cluster.kind import ClusterError
 from mlplatform.cluster.stack import StackError, show_secrets_command
-from mlplatform.cluster.tools import KIND_TOOLS, REMOTE_TOOLS, doctor
-from mlplatform.config import ConfigError, PlatformConfig
-from mlplatform.stackconfig import environments
+from mlplatform.cluster.tools import KIND_TOOLS, REMOTE_TOOLS, doctor, search_path
+from mlplatform.config import PlatformConfig
 
 if TYPE_CHECKING:
     from mlplatform.cluster.lifecycle import Deployment
 
 
-class Exit(IntEnum):
-    OK = 0
-    USAGE = 2  # unknown environment or invalid stack config
-    MISSING = 3  # a prerequisite tool is missing or too old
-    CLUSTER = 4  # kind / kubectl / kubeconfig problem
-    PULUMI = 5  # pulumi up / destroy failed
-    NOT_IDEMPOTENT = 6  # a preview right after up plans changes
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(cmd_doctor)
+    app.command("up")(cmd_up)
+    app.command("down")(cmd_down)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    envs = environments()
-    env_help = f"stack environment, one of: {', '.join(envs)}"
-
-    d = sub.add_parser(
-        "doctor", help="check pulumi, kind, helm, kubectl, docker; say how to get them"
-    )
-    d.add_argument(
-        "--install", action="store_true", help="install what the repo can (helm, kubectl)"
-    )
-    d.add_argument("--env", choices=envs, metavar="ENV", help=env_help + " (default: dev on kind)")
-    d.set_defaults(run=_doctor)
-
-    u = sub.add_parser("up", help="bring a platform stack up (dev: on a local kind cluster)")
-    u.add_argument("--env", required=True, choices=envs, metavar="ENV", help=env_help)
-    u.add_argument("--no-kind", action="store_true", help="use the stack's context as it is")
-    u.add_argument(
-        "--keep-cluster",
-        action="store_true",
-        help="keep a kind cluster this run created if it fails",
-    )
-    u.add_argument("--kubeconfig", type=Path, help="kubeconfig to write/use (default: kind's)")
-    u.set_defaults(run=_up)
-
-    dn = sub.add_parser("down", help="destroy a platform stack (dev: and its kind cluster)")
-    dn.add_argument("--env", required=True, choices=envs, metavar="ENV", help=env_help)
-    dn.add_argument(
-        "--keep-cluster", action="store_true", help="destroy the stack, keep the cluster"
-    )
-    dn.add_argument("--kubeconfig", type=Path, help="kubeconfig of the cluster (default: kind's)")
-    dn.set_defaults(run=_down)
+Kubeconfig = Annotated[
+    Path | None,
+    typer.Option(
+        help="kubeconfig of the cluster (default: the stack's cluster.kubeconfig; on kind, "
+        "the file kind writes)"
+    ),
+]
+KeepCluster = Annotated[
+    bool, typer.Option("--keep-cluster", help="keep the kind cluster (up: if the run fails)")
+]
 
 
-def _config(env: str) -> PlatformConfig | None:
+def _config(env: str) -> PlatformConfig:
     from mlplatform.cluster.lifecycle import load
 
-    try:
-        return load(env)
-    except ConfigError as err:
-        print(f"stacks/Pulumi.{env}.yaml: {err}")
-        return None
+    return load(env)  # ConfigError: exit 2 with the problems on one line
 
 
-def _prerequisites(names: tuple[str, ...], install: bool) -> bool:
+def _prerequisites(names: tuple[str, ...], install: bool) -> None:
+    """One line per tool on stdout; exit 3 naming what is missing."""
     checks = doctor(names, install=install)
     for check in checks:
         print(check.line())
     missing = [c.name for c in checks if not c.ok]
     if missing:
-        print(f"missing prerequisites: {', '.join(missing)} (see the install lines above)")
-    return not missing
+        fail(
+            f"missing prerequisites: {', '.join(missing)} (see the install lines above)",
+            Exit.ENVIRONMENT,
+        )
 
 
-def _doctor(args: argparse.Namespace) -> int:
+def _kubeconfig(config: PlatformConfig, given: Path | None) -> Path | None:
+    return given or (Path(config.cluster.kubeconfig) if config.cluster.kubeconfig else None)
+
+
+def _check_kubeconfig(path: Path | None) -> None:
+    """A kubeconfig given must exist and be a kubeconfig (exit 3 otherwise)."""
+    if path is None:
+        return
+    try:
+        doc = yaml.safe_load(path.expanduser().read_text())
+    except (OSError, yaml.YAMLError) as err:
+        fail(f"kubeconfig {path}: {one_line(str(err))}", Exit.ENVIRONMENT)
+    if not isinstance(doc, dict) or not doc.get("clusters") or not doc.get("contexts"):
+        fail(f"kubeconfig {path}: not a kubeconfig (no clusters or contexts)", Exit.ENVIRONMENT)
+
+
+def _check_reachable(config: PlatformConfig, kubeconfig: Path | None) -> None:
+    """The API server answers (exit 3 otherwise); skipped when kubectl is missing (doctor says)."""
+    path = search_path(os.environ)
+    kubectl = shutil.which("kubectl", path=path)
+    if kubectl is None:
+        return
+    argv = [kubectl, "--request-timeout=10s", "get", "--raw", "/version"]
+    if kubeconfig:
+        argv[1:1] = ["--kubeconfig", str(kubeconfig)]
+    if config.cluster.context:
+        argv[1:1] = ["--context", config.cluster.context]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+    if done.returncode != 0:
+        why = one_line(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no answer")
+        fail(f"cannot reach the cluster's API server: {why}", Exit.ENVIRONMENT)
+
+
+def cmd_doctor(
+    install: Annotated[
+        bool, typer.Option("--install", help="install what the repo can (helm, kubectl)")
+    ] = False,
+    env: OptionalEnvOption = None,
+) -> None:
+    """Check pulumi, kind, helm, kubectl, docker; say how to get them (exit 3 if one is missing)."""
     names = KIND_TOOLS
-    if args.env:
+    if env:
         from mlplatform.cluster.lifecycle import uses_kind
 
-        config = _config(args.env)
-        if config is None:
-            return Exit.USAGE
-        names = KIND_TOOLS if uses_kind(config) else REMOTE_TOOLS
-    return Exit.OK if _prerequisites(names, args.install) else Exit.MISSING
+        names = KIND_TOOLS if uses_kind(_config(env)) else REMOTE_TOOLS
+    _prerequisites(names, install)
 
 
-def _up(args: argparse.Namespace) -> int:
+def cmd_up(
+    env: EnvOption,
+    no_kind: Annotated[
+        bool, typer.Option("--no-kind", help="use the stack's context as it is, no kind")
+    ] = False,
+    keep_cluster: KeepCluster = False,
+    kubeconfig: Kubeconfig = None,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Bring a platform stack up (dev: on a local kind cluster), then check it is idempotent."""
     from mlplatform.cluster import lifecycle
 
-    config = _config(args.env)
-    if config is None:
-        return Exit.USAGE
-    kind = lifecycle.uses_kind(config) and not args.no_kind
-    if not _prerequisites(KIND_TOOLS if kind else REMOTE_TOOLS, install=True):
-        return Exit.MISSING
-    try:
-        dep = lifecycle.bring_up(
-            args.env, config, kind=kind, kubeconfig=args.kubeconfig, keep_cluster=args.keep_cluster
+    config = _config(env)
+    kind = lifecycle.uses_kind(config) and not no_kind
+    target = _kubeconfig(config, kubeconfig)
+    if not kind:
+        _check_kubeconfig(target)
+        _check_reachable(config, target)
+    _prerequisites(KIND_TOOLS if kind else REMOTE_TOOLS, install=not dry_run)
+    if dry_run:
+        where = (
+            f"kind cluster for context {config.cluster.context} (created if absent)"
+            if kind
+            else f"context {config.cluster.context or '(current)'} of {target or '~/.kube/config'}"
         )
+        print(
+            f"dry run: would run `pulumi up` of stack {env} (release {config.release}) on {where}"
+        )
+        return
+    try:
+        with progress(f"up: stack {env}"):
+            dep = lifecycle.bring_up(
+                env, config, kind=kind, kubeconfig=kubeconfig, keep_cluster=keep_cluster
+            )
     except ClusterError as err:
-        print(f"cluster: {err}")
-        return Exit.CLUSTER
+        fail(f"cluster: {one_line(str(err))}", Exit.ENVIRONMENT)
     except StackError as err:
-        print(f"pulumi: {err}")
-        return Exit.NOT_IDEMPOTENT if str(err).startswith("not idempotent") else Exit.PULUMI
+        fail(f"pulumi: {one_line(str(err))}", Exit.FINDINGS)
     _print_access(dep)
-    return Exit.OK
 
 
-def _down(args: argparse.Namespace) -> int:
+def cmd_down(
+    env: EnvOption,
+    keep_cluster: KeepCluster = False,
+    kubeconfig: Kubeconfig = None,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Destroy a platform stack (dev: and its kind cluster unless --keep-cluster)."""
     from mlplatform.cluster import lifecycle
     from mlplatform.cluster.kind import KindCluster, cluster_name
     from mlplatform.cluster.stack import prepare
 
-    config = _config(args.env)
-    if config is None:
-        return Exit.USAGE
+    config = _config(env)
     kind = lifecycle.uses_kind(config)
-    if not _prerequisites(KIND_TOOLS if kind else REMOTE_TOOLS, install=False):
-        return Exit.MISSING
-    kubeconfig = args.kubeconfig
-    dep = lifecycle.Deployment(
-        args.env, config, kubeconfig, prepare(args.env, kubeconfig=kubeconfig)
-    )
+    if not kind:
+        _check_kubeconfig(_kubeconfig(config, kubeconfig))
+        _check_reachable(config, _kubeconfig(config, kubeconfig))
+    _prerequisites(KIND_TOOLS if kind else REMOTE_TOOLS, install=False)
+    if dry_run:
+        cluster = (
+            f" and kind cluster {cluster_name(config.cluster.context)}"
+            if kind and not keep_cluster
+            else ""
+        )
+        print(f"dry run: would destroy stack {env}{cluster}")
+        return
+    dep = lifecycle.Deployment(env, config, kubeconfig, prepare(env, kubeconfig=kubeconfig))
     try:
-        if kind:
-            dep.cluster = KindCluster(cluster_name(config.cluster.context), kubeconfig)
-        lifecycle.tear_down(dep, keep_cluster=args.keep_cluster)
+        with progress(f"down: stack {env}"):
+            if kind:
+                dep.cluster = KindCluster(cluster_name(config.cluster.context), kubeconfig)
+            lifecycle.tear_down(dep, keep_cluster=keep_cluster)
     except ClusterError as err:
-        print(f"cluster: {err}")
-        return Exit.CLUSTER
+        fail(f"cluster: {one_line(str(err))}", Exit.ENVIRONMENT)
     except StackError as err:
-        print(f"pulumi: {err}")
-        return Exit.PULUMI
-    return Exit.OK
+        fail(f"pulumi: {one_line(str(err))}", Exit.FINDINGS)
 
 
 def _print_access(dep: Deployment) -> None:

@@ -1,74 +1,124 @@
-"""`mlplatform conformance run|report`: the conformance suite against a cluster."""
+"""`mlplatform conformance run|report|list`: the conformance suite against a cluster."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
-from typing import Any
+from typing import Annotated
+
+import typer
+import yaml
+
+from mlplatform.cli.app import Exit, Output, OutputOption, _check_release, emit, fail, one_line
 
 
-def _run(args: argparse.Namespace) -> int:
-    from mlplatform.scenarios.runner import run
-
-    report = run(
-        args.kubeconfig,
-        args.release,
-        args.scenario or None,
-        args.out,
-        args.keep_on_failure,
-        image=args.image,
-        registry=args.registry,
-        timeout_scale=args.timeout_scale,
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        name="conformance",
+        help="run conformance scenarios, render reports",
+        no_args_is_help=True,
     )
-    return 0 if report.passed else 1
+    group.command("run")(run)
+    group.command("report")(report)
+    group.command("list")(list_scenarios)
+    app.add_typer(group)
 
 
-def _report(args: argparse.Namespace) -> int:
-    from mlplatform.scenarios.report import rerender
+def run(
+    kubeconfig: Annotated[
+        str, typer.Option(help="kubeconfig path; its current context is the cluster under test")
+    ],
+    release: Annotated[
+        str, typer.Option(help="the platform release installed there", callback=_check_release)
+    ],
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME", help="a scenario to run (repeatable; default: all, see `list`)"
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="directory for the JUnit, JSON and markdown reports")
+    ] = Path("conformance-out"),
+    keep_on_failure: Annotated[
+        bool,
+        typer.Option(
+            "--keep-on-failure",
+            help="leave a failed scenario's namespaces and queues for inspection",
+        ),
+    ] = False,
+    image: Annotated[
+        str | None, typer.Option(help="scenario image (default: scenarios.images)")
+    ] = None,
+    registry: Annotated[
+        str | None, typer.Option(help="mirror registry for every scenario image")
+    ] = None,
+    timeout_scale: Annotated[
+        float, typer.Option(min=0.01, help="multiply every timeout tier (slow clusters)")
+    ] = 1.0,
+) -> None:
+    """Run scenarios against the cluster a kubeconfig targets; exit 1 when one fails."""
+    import urllib3
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config import ConfigException
 
-    print(rerender(args.dir))
-    return 0
+    from mlplatform.scenarios import runner
+
+    try:
+        result = runner.run(
+            kubeconfig,
+            release,
+            scenario or None,
+            out,
+            keep_on_failure,
+            image=image,
+            registry=registry,
+            timeout_scale=timeout_scale,
+        )
+    except (ConfigException, yaml.YAMLError) as err:
+        fail(f"kubeconfig {kubeconfig}: {one_line(str(err))}", Exit.ENVIRONMENT)
+    except (urllib3.exceptions.HTTPError, ApiException, OSError) as err:
+        fail(
+            f"cannot reach the cluster of kubeconfig {kubeconfig}: {one_line(str(err))}",
+            Exit.ENVIRONMENT,
+        )
+    except ValueError as err:  # unknown scenario names
+        fail(one_line(str(err)))
+    if not result.passed:
+        raise typer.Exit(Exit.FINDINGS)
 
 
-def _list(args: argparse.Namespace) -> int:
+def report(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DIR",
+            exists=True,
+            file_okay=False,
+            help="a `conformance run --out` directory (holds results.json)",
+        ),
+    ],
+    output: OutputOption = Output.table,
+) -> None:
+    """Re-render report.md from results.json in DIR; print its path (or the summary)."""
+    from mlplatform.scenarios.report import JSON_FILE, Report, rerender, summary_dict
+
+    results = directory / JSON_FILE
+    if not results.is_file():
+        fail(f"no {JSON_FILE} in {directory}: pass the --out directory of `conformance run`")
+    try:
+        path = rerender(directory)
+        data = summary_dict(Report.from_json(results.read_text()))
+    except (ValueError, KeyError, TypeError) as err:
+        fail(f"{results}: not a conformance result ({one_line(str(err))})")
+    if output is Output.table:
+        print(path)
+    else:
+        emit({"report": str(path), **data}, output)
+
+
+def list_scenarios(output: OutputOption = Output.table) -> None:
+    """The scenario library: name and what each checks."""
     from mlplatform.scenarios.library import scenarios
 
-    for s in scenarios().values():
-        print(f"{s.name:24} {s.summary}")
-    return 0
-
-
-def register(subparsers: Any) -> None:
-    from mlplatform import releases
-
-    p = subparsers.add_parser("conformance", help="run conformance scenarios, render reports")
-    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    r = sub.add_parser("run", help="run scenarios against the cluster a kubeconfig targets")
-    r.add_argument("--kubeconfig", required=True, help="path; its current context is used")
-    r.add_argument("--release", required=True, choices=releases.available())
-    r.add_argument(
-        "--scenario",
-        action="append",
-        metavar="NAME",
-        help="repeatable; default: all (see `conformance list`)",
-    )
-    r.add_argument("--out", type=Path, default=Path("conformance-out"))
-    r.add_argument(
-        "--keep-on-failure",
-        action="store_true",
-        help="leave a failed scenario's namespaces and queues for inspection",
-    )
-    r.add_argument("--image", default=None, help="scenario image (default: scenarios.images)")
-    r.add_argument("--registry", default=None, help="mirror registry for every scenario image")
-    r.add_argument(
-        "--timeout-scale",
-        type=float,
-        default=1.0,
-        help="multiply every timeout tier (slow clusters)",
-    )
-    r.set_defaults(run=_run)
-    rep = sub.add_parser("report", help="re-render report.md from results.json in DIR")
-    rep.add_argument("dir", type=Path)
-    rep.set_defaults(run=_report)
-    ls = sub.add_parser("list", help="the scenario library")
-    ls.set_defaults(run=_list)
+    data = [{"name": s.name, "summary": s.summary} for s in scenarios().values()]
+    emit(data, output, ("scenario", "summary"), lambda d: [(s["name"], s["summary"]) for s in d])

@@ -8,16 +8,25 @@ templates) and judged too; what could not be rendered is listed.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from mlplatform import releases
+import typer
+
+from mlplatform.cli.app import (
+    EnvOption,
+    Exit,
+    Output,
+    OutputOption,
+    ReleaseOption,
+    emit,
+    fail,
+    one_line,
+    progress,
+)
 from mlplatform.config import ConfigError, parse_platform
-from mlplatform.stackconfig import environments
 
 _EXPLAIN = "offline: our own objects and the upstream children rendered from {cache}"
 _NO_CACHE = (
@@ -27,29 +36,14 @@ _NO_CACHE = (
 )
 
 
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("policy", help="guardrails: list the policies, check a stack")
-    sub = p.add_subparsers(dest="policy_command", required=True, metavar="SUBCOMMAND")
-    ls = sub.add_parser("list", help="every policy with its level and config defaults")
-    ls.set_defaults(run=list_policies)
-    check = sub.add_parser("check", help="evaluate every policy against an environment")
-    _stack_args(check)
-    check.add_argument("--config", type=Path, help="policy pack config JSON to merge in")
-    check.add_argument(
-        "--cache",
-        type=Path,
-        help="upstream cache to render chart and kustomize children from (default: the "
-        "stack's upstreamCache, else $MLPLATFORM_UPSTREAM_CACHE, else ../shared/upstream)",
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        name="policy", help="guardrails: list the policies, check a stack", no_args_is_help=True
     )
-    check.set_defaults(run=check_stack)
-    cfg = sub.add_parser("config", help="print the policy pack config for `pulumi preview`")
-    _stack_args(cfg)
-    cfg.set_defaults(run=print_config)
-
-
-def _stack_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--env", required=True, choices=environments())
-    p.add_argument("--release", choices=releases.available(), help="retarget to this release")
+    group.command("list")(list_policies)
+    group.command("check")(check_stack)
+    group.command("config")(print_config)
+    app.add_typer(group)
 
 
 def stack_config(values: dict[str, Any]) -> dict[str, Any]:
@@ -58,62 +52,121 @@ def stack_config(values: dict[str, Any]) -> dict[str, Any]:
     return {"allowed-registries": {"registries": [mirror.registry]}} if mirror else {}
 
 
-def list_policies(args: argparse.Namespace) -> int:
+def list_policies(output: OutputOption = Output.table) -> None:
+    """Every policy with its level and config defaults."""
     from mlplatform.policies.registry import GROUPS
 
-    for group, policies in GROUPS.items():
-        print(f"{group}:")
-        for p in policies:
-            extra = " (offline only)" if p.needs_secret_marks else ""
-            print(f"  {p.name} [{p.level}]{extra}: {p.description}")
-            for key, default in p.defaults.items():
-                print(f"      {key} = {json.dumps(default)}")
-    return 0
+    data = [
+        {
+            "group": group,
+            "name": p.name,
+            "level": p.level,
+            "offlineOnly": p.needs_secret_marks,
+            "description": p.description,
+            "defaults": p.defaults,
+        }
+        for group, policies in GROUPS.items()
+        for p in policies
+    ]
+    if output is not Output.table:
+        emit(data, output)
+        return
+    group = None
+    for p in data:
+        if p["group"] != group:
+            group = p["group"]
+            print(f"{group}:")
+        extra = " (offline only)" if p["offlineOnly"] else ""
+        print(f"  {p['name']} [{p['level']}]{extra}: {p['description']}")
+        for key, default in p["defaults"].items():
+            print(f"      {key} = {json.dumps(default)}")
 
 
-def print_config(args: argparse.Namespace) -> int:
+def print_config(env: EnvOption, release: ReleaseOption = None) -> None:
+    """The policy pack config for `pulumi preview --policy-pack policies/` (JSON)."""
     from mlplatform.mockrun import stack_inputs
 
-    print(json.dumps(stack_config(stack_inputs(args.env, args.release)[0]), indent=2))
-    return 0
+    print(json.dumps(stack_config(stack_inputs(env, release)[0]), indent=2))
 
 
-def check_stack(args: argparse.Namespace) -> int:
+def check_stack(
+    env: EnvOption,
+    release: ReleaseOption = None,
+    config: Annotated[Path | None, typer.Option(help="policy pack config JSON to merge in")] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="upstream cache to render chart and kustomize children from (default: the "
+            "stack's upstreamCache, else $MLPLATFORM_UPSTREAM_CACHE, else ../shared/upstream)"
+        ),
+    ] = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Evaluate every policy against an environment; exit 1 on an unwaived mandatory finding."""
     from mlplatform import render, upstream
     from mlplatform.mockrun import run, stack_inputs
     from mlplatform.policies import registry, views, waivers
 
-    values, secrets = stack_inputs(args.env, args.release)
+    values, secrets = stack_inputs(env, release)
     platform = values["platform"]
     try:
-        config = stack_config(values)
-        if args.config:
-            config.update(json.loads(args.config.read_text()))
-        cache = upstream.open_cache(
-            args.cache or platform.get("upstreamCache") or upstream.default_dir()
+        with progress(f"policy check: running the {env} stack under mocks"):
+            pack = stack_config(values)
+            if config:
+                pack.update(json.loads(config.read_text()))
+            found = upstream.open_cache(
+                cache or platform.get("upstreamCache") or upstream.default_dir()
+            )
+            if found is not None:  # charts and kustomize bases resolve to it, as for `render`
+                platform["upstreamCache"] = str(found.root)
+            graph = run(values, stack=env, secrets=secrets)
+            seen = views.from_graph(graph)
+            rendered, children = None, []
+            if found is not None:
+                kube = str(platform.get("kubernetesVersion") or "") or None
+                rendered = render.render(graph, found, kube_version=kube)
+                children = views.from_rendered(rendered)
+            findings = registry.evaluate([*seen, *children], pack)
+    except FileNotFoundError as err:
+        fail(f"policy check: {one_line(str(err))}", Exit.ENVIRONMENT)
+    except (ConfigError, ValueError, OSError) as err:
+        fail(f"policy check: {one_line(str(err))}")
+    except render.RenderError as err:
+        fail(f"policy check: {one_line(str(err))}", Exit.ENVIRONMENT)
+    where = _EXPLAIN.format(cache=found.root) if found is not None else _NO_CACHE
+    blocked = any(f.level == "mandatory" and f.waiver is None for f in findings)
+    if output is not Output.table:
+        emit(
+            {
+                "env": env,
+                "release": platform["release"],
+                "judged": {"ours": len(graph.objects()), "upstreamChildren": len(children)},
+                "notRendered": rendered.missing if rendered is not None else [],
+                "findings": [_finding(f) for f in findings],
+                "passed": not blocked,
+            },
+            output,
         )
-        if cache is not None:  # charts and kustomize bases resolve to it, as for `render`
-            platform["upstreamCache"] = str(cache.root)
-        graph = run(values, stack=args.env, secrets=secrets)
-        seen = views.from_graph(graph)
-        rendered, children = None, []
-        if cache is not None:
-            kube = str(platform.get("kubernetesVersion") or "") or None
-            rendered = render.render(graph, cache, kube_version=kube)
-            children = views.from_rendered(rendered)
-        findings = registry.evaluate([*seen, *children], config)
-    except (ConfigError, ValueError, OSError, render.RenderError) as err:
-        print(f"policy check: {err}", file=sys.stderr)
-        return 2
-    where = _EXPLAIN.format(cache=cache.root) if cache is not None else _NO_CACHE
-    print(f"policy check: env {args.env}, release {platform['release']} ({where})")
-    print(f"judged: {len(graph.objects())} objects of ours, {len(children)} upstream children")
-    if rendered is not None and rendered.missing:
-        print("not rendered, so not checked here (`pulumi preview --policy-pack` checks them):")
-        for line in rendered.missing:
-            print(f"  {line}")
-    report(findings, waivers.load())
-    return 1 if any(f.level == "mandatory" and f.waiver is None for f in findings) else 0
+    else:
+        print(f"policy check: env {env}, release {platform['release']} ({where})")
+        print(f"judged: {len(graph.objects())} objects of ours, {len(children)} upstream children")
+        if rendered is not None and rendered.missing:
+            print("not rendered, so not checked here (`pulumi preview --policy-pack` checks them):")
+            for line in rendered.missing:
+                print(f"  {line}")
+        report(findings, waivers.load())
+    if blocked:
+        raise typer.Exit(Exit.FINDINGS)
+
+
+def _finding(f: Any) -> dict[str, Any]:
+    return {
+        "policy": f.policy.name,
+        "level": f.level,
+        "resource": f.resource,
+        "message": f.violation.message,
+        "waiver": f.waiver.describe() if f.waiver is not None else None,
+    }
 
 
 def report(findings: Sequence[Any], all_waivers: Sequence[Any]) -> None:

@@ -7,75 +7,48 @@ input leaves the file byte for byte as it was.
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, NoReturn
 
+import typer
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from mlplatform.cli.app import (
+    DryRunOption,
+    EnvOption,
+    Exit,
+    Output,
+    OutputOption,
+    emit,
+    fail,
+)
 from mlplatform.config import ConfigError
 from mlplatform.stackconfig import PROJECT, stack_file
 
 KEY = f"{PROJECT}:tenants"
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("tenant", help="onboard, offboard and inspect tenants (teams)")
-    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-
-    add = actions.add_parser("add", help="add a tenant to an environment's stack config")
-    _env(add)
-    add.add_argument("name", help="tenant (and namespace) name, a DNS label")
-    add.add_argument("--owner", action="append", required=True, help="owner email (repeatable)")
-    add.add_argument(
-        "--member", action="append", default=[], metavar="EMAIL[=ROLE]", help="role admin|edit|view"
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        name="tenant", help="onboard, offboard and inspect tenants (teams)", no_args_is_help=True
     )
-    add.add_argument("--display-name")
-    for field in ("cpu", "memory", "gpu", "pods", "storage"):
-        add.add_argument(f"--{field}", help=f"namespace quota: {field}")
-    add.add_argument(
-        "--queue",
-        action="append",
-        default=[],
-        metavar="FLAVOR:RES=QTY[,RES=QTY]",
-        help="Kueue nominal quota for one flavor, e.g. gpu:cpu=4,memory=16Gi,nvidia.com/gpu=1",
-    )
-    add.add_argument("--cohort", help="Kueue cohort to borrow/lend in")
-    add.add_argument("--allowed-priority", action="append", help="repeatable; default: all")
-    add.add_argument("--default-priority")
-    add.add_argument("--bucket-quota", help="hard quota of the tenant bucket, e.g. 100Gi")
-    add.add_argument("--no-bucket", action="store_true", help="no MinIO bucket and credentials")
-    add.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
-    add.add_argument(
-        "--egress", action="append", default=[], metavar="CIDR|HOST:PORT[,PORT]", help="exception"
-    )
-    add.add_argument("--dry-run", action="store_true", help="validate and print; do not write")
-    add.set_defaults(run=cmd_add)
-
-    remove = actions.add_parser("remove", help="remove a tenant (its bucket and data go too)")
-    _env(remove)
-    remove.add_argument("name")
-    remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    remove.set_defaults(run=cmd_remove)
-
-    ls = actions.add_parser("list", help="list an environment's tenants")
-    _env(ls)
-    ls.set_defaults(run=cmd_list)
-
-    show = actions.add_parser("show", help="a tenant's effective spec and what it creates")
-    _env(show)
-    show.add_argument("name")
-    show.set_defaults(run=cmd_show)
+    group.command("add")(cmd_add)
+    group.command("remove")(cmd_remove)
+    group.command("list")(cmd_list)
+    group.command("show")(cmd_show)
+    app.add_typer(group)
 
 
-def _env(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--env", required=True, help="environment (stacks/Pulumi.<env>.yaml)")
+Name = Annotated[
+    str, typer.Argument(metavar="NAME", help="tenant (and namespace) name, a DNS label")
+]
 
 
 # --- stack file ------------------------------------------------------------------------
@@ -92,7 +65,7 @@ def _yaml() -> YAML:
 def load(env: str) -> tuple[Path, str, Any]:
     path = stack_file(env)
     if not path.is_file():
-        raise FileNotFoundError(f"no stack file {path}")
+        fail(f"no stack file {path}", Exit.ENVIRONMENT)
     text = path.read_text()
     return path, text, _yaml().load(text)
 
@@ -152,7 +125,30 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
     return out
 
 
-def spec_from_args(args: argparse.Namespace) -> CommentedMap:
+@dataclass
+class Flags:
+    """What `tenant add` was given, flag by flag."""
+
+    name: str
+    owner: list[str]
+    member: list[str] = field(default_factory=list)
+    display_name: str | None = None
+    cpu: str | None = None
+    memory: str | None = None
+    gpu: str | None = None
+    pods: str | None = None
+    storage: str | None = None
+    queue: list[str] = field(default_factory=list)
+    cohort: str | None = None
+    allowed_priority: list[str] = field(default_factory=list)
+    default_priority: str | None = None
+    bucket_quota: str | None = None
+    no_bucket: bool = False
+    label: list[str] = field(default_factory=list)
+    egress: list[str] = field(default_factory=list)
+
+
+def spec_from_args(args: Flags) -> CommentedMap:
     """The stack-config entry for the flags given (validated later, with the whole file)."""
     spec = CommentedMap(name=args.name)
     if args.display_name:
@@ -203,40 +199,89 @@ def spec_from_args(args: argparse.Namespace) -> CommentedMap:
 # --- commands ----------------------------------------------------------------------------
 
 
-def _fail(problems: list[str], path: Path) -> int:
-    print(f"refused: {path.name} left unchanged", file=sys.stderr)
-    for p in problems:
-        print(f"  - {p}", file=sys.stderr)
-    return 2
+def _fail(problems: list[str], path: Path) -> NoReturn:
+    fail(f"refused: {path.name} left unchanged: {'; '.join(problems)}")
 
 
-def cmd_add(args: argparse.Namespace) -> int:
-    path, _, doc = load(args.env)
+def cmd_add(
+    env: EnvOption,
+    name: Name,
+    owner: Annotated[
+        list[str], typer.Option(metavar="EMAIL", help="owner email (repeatable, at least one)")
+    ],
+    member: Annotated[
+        list[str] | None,
+        typer.Option(metavar="EMAIL[=ROLE]", help="member, role admin|edit|view (repeatable)"),
+    ] = None,
+    display_name: Annotated[str | None, typer.Option(help="human-readable team name")] = None,
+    cpu: Annotated[str | None, typer.Option(help="namespace quota: cpu")] = None,
+    memory: Annotated[str | None, typer.Option(help="namespace quota: memory")] = None,
+    gpu: Annotated[str | None, typer.Option(help="namespace quota: gpu")] = None,
+    pods: Annotated[str | None, typer.Option(help="namespace quota: pods")] = None,
+    storage: Annotated[str | None, typer.Option(help="namespace quota: storage")] = None,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="FLAVOR:RES=QTY[,RES=QTY]",
+            help="Kueue nominal quota for one flavor, e.g. gpu:cpu=4,memory=16Gi,nvidia.com/gpu=1 "
+            "(repeatable)",
+        ),
+    ] = None,
+    cohort: Annotated[str | None, typer.Option(help="Kueue cohort to borrow/lend in")] = None,
+    allowed_priority: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="CLASS", help="a priority class the tenant may use (repeatable; default: all)"
+        ),
+    ] = None,
+    default_priority: Annotated[
+        str | None, typer.Option(help="priority class of workloads that name none")
+    ] = None,
+    bucket_quota: Annotated[
+        str | None, typer.Option(help="hard quota of the tenant bucket, e.g. 100Gi")
+    ] = None,
+    no_bucket: Annotated[
+        bool, typer.Option("--no-bucket", help="no MinIO bucket and credentials")
+    ] = False,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(metavar="KEY=VALUE", help="namespace label (repeatable)"),
+    ] = None,
+    egress: Annotated[
+        list[str] | None,
+        typer.Option(metavar="CIDR|HOST:PORT[,PORT]", help="egress exception (repeatable)"),
+    ] = None,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Add a tenant to an environment's stack config (validated before writing)."""
+    path, _, doc = load(env)
+    flags = Flags(
+        name, owner, member or [], display_name, cpu, memory, gpu, pods, storage, queue or [],
+        cohort, allowed_priority or [], default_priority, bucket_quota, no_bucket, label or [],
+        egress or [],
+    )  # fmt: skip
     try:
-        entry = spec_from_args(args)
+        entry = spec_from_args(flags)
     except ValueError as err:
-        return _fail([str(err)], path)
+        _fail([str(err)], path)
     tenants = tenants_of(doc)
-    if any(t.get("name") == args.name for t in tenants):
-        return _fail([f"tenant {args.name!r} already exists in {path.name}"], path)
+    if any(t.get("name") == name for t in tenants):
+        _fail([f"tenant {name!r} already exists in {path.name}"], path)
     tenants.append(entry)
     new_text = dump(doc)
     try:
         stack = validate(new_text)
     except ConfigError as err:
-        return _fail(err.problems, path)
-    tenant = next(t for t in stack.tenants if t.name == args.name)
-    print(f"tenant {args.name} ({tenant.title}) for {args.env} will create:")
+        _fail(err.problems, path)
+    tenant = next(t for t in stack.tenants if t.name == name)
+    print(f"tenant {name} ({tenant.title}) for {env} will create:")
     for ref in created(stack.platform, tenant):
         print(f"  {ref}")
-    if args.dry_run:
+    if dry_run:
         print(f"dry run: {path.name} not written")
-        return 0
+        return
     write_atomically(path, new_text)
-    print(
-        f"wrote {path}\nnext: pulumi up --stack {args.env}   (or: mlplatform up --env {args.env})"
-    )
-    return 0
+    print(f"wrote {path}\nnext: pulumi up --stack {env}   (or: mlplatform up --env {env})")
 
 
 def created(platform: Any, tenant: Any) -> list[str]:
@@ -261,62 +306,84 @@ def _ref(obj: dict[str, Any]) -> str:
     return f"{obj['kind']}/{ns}{md['name']}"
 
 
-def cmd_remove(args: argparse.Namespace) -> int:
-    path, _, doc = load(args.env)
+def cmd_remove(
+    env: EnvOption,
+    name: Name,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Remove a tenant (its namespace, volumes, bucket credentials and queue go too)."""
+    path, text, doc = load(env)
     tenants = tenants_of(doc)
-    index = next((i for i, t in enumerate(tenants) if t.get("name") == args.name), None)
+    index = next((i for i, t in enumerate(tenants) if t.get("name") == name), None)
     if index is None:
         names = ", ".join(str(t.get("name")) for t in tenants) or "none"
-        return _fail([f"no tenant {args.name!r} in {path.name}; tenants: {names}"], path)
-    current = validate(path.read_text())
-    tenant = next(t for t in current.tenants if t.name == args.name)
+        _fail([f"no tenant {name!r} in {path.name}; tenants: {names}"], path)
+    current = validate(text)
+    tenant = next(t for t in current.tenants if t.name == name)
     del tenants[index]
     new_text = dump(doc)
     try:
         validate(new_text)
     except ConfigError as err:
-        return _fail(err.problems, path)
-    print(f"removing tenant {args.name} from {args.env} deletes, after `pulumi up`:")
+        _fail(err.problems, path)
+    print(f"removing tenant {name} from {env} deletes, after `pulumi up`:")
     print(f"  namespace {tenant.namespace} and everything in it, including every")
     print("    PersistentVolumeClaim (and its data), Secret, job and model server")
     if tenant.storage.bucket:
         print(f"  MinIO credentials of {tenant.bucket}; objects in bucket {tenant.bucket} are")
         print("    no longer reachable by the team (empty and delete the bucket to free space)")
     print(f"  ClusterQueue {tenant.cluster_queue} (queued and running workloads are evicted)")
-    if not args.yes:
+    if dry_run:
+        print(f"dry run: {path.name} not written")
+        return
+    if not yes:
         if not sys.stdin.isatty():
-            return _fail(["not confirmed: pass --yes, or run interactively"], path)
-        typed = input(f"type the tenant name ({args.name}) to confirm: ").strip()
-        if typed != args.name:
-            return _fail([f"confirmation {typed!r} does not match {args.name!r}"], path)
+            _fail(["not confirmed: pass --yes, or run interactively"], path)
+        typed = input(f"type the tenant name ({name}) to confirm: ").strip()
+        if typed != name:
+            _fail([f"confirmation {typed!r} does not match {name!r}"], path)
     write_atomically(path, new_text)
-    print(
-        f"wrote {path}\nnext: pulumi up --stack {args.env}   (or: mlplatform up --env {args.env})"
-    )
-    return 0
+    print(f"wrote {path}\nnext: pulumi up --stack {env}   (or: mlplatform up --env {env})")
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    path, text, _ = load(args.env)
+def cmd_list(env: EnvOption, output: OutputOption = Output.table) -> None:
+    """An environment's tenants: owners, Kueue cohort and flavors."""
+    path, text, _ = load(env)
     stack = validate(text)
+    rows = [
+        {
+            "name": t.name,
+            "owners": list(t.owners),
+            "cohort": t.kueue.cohort,
+            "flavors": list(t.kueue.quota),
+        }
+        for t in stack.tenants
+    ]
+    if output is not Output.table:
+        emit(rows, output)
+        return
     print(f"{'name':24} {'owners':34} {'cohort':14} flavors")
-    for t in stack.tenants:
-        owners = ",".join(t.owners)
-        flavors = ",".join(t.kueue.quota) or "-"
-        print(f"{t.name:24} {owners:34} {t.kueue.cohort or '-':14} {flavors}")
-    print(f"{len(stack.tenants)} tenant(s) in {path.name}")
-    return 0
+    for r in rows:
+        owners, flavors = ",".join(r["owners"]), ",".join(r["flavors"]) or "-"
+        print(f"{r['name']:24} {owners:34} {r['cohort'] or '-':14} {flavors}")
+    print(f"{len(rows)} tenant(s) in {path.name}")
 
 
-def cmd_show(args: argparse.Namespace) -> int:
-    path, text, _ = load(args.env)
+def cmd_show(env: EnvOption, name: Name, output: OutputOption = Output.table) -> None:
+    """A tenant's effective spec (defaults filled in) and every object it creates."""
+    path, text, _ = load(env)
     stack = validate(text)
-    tenant = next((t for t in stack.tenants if t.name == args.name), None)
+    tenant = next((t for t in stack.tenants if t.name == name), None)
     if tenant is None:
-        return _fail([f"no tenant {args.name!r} in {path.name}"], path)
+        names = ", ".join(t.name for t in stack.tenants) or "none"
+        fail(f"no tenant {name!r} in {path.name}; tenants: {names}")
     effective = tenant.model_dump(mode="json", by_alias=True, exclude_none=True)
+    creates = created(stack.platform, tenant)
+    if output is not Output.table:
+        emit({"spec": effective, "creates": creates}, output)
+        return
     print(yaml.safe_dump(effective, sort_keys=False).rstrip())
     print("creates:")
-    for ref in created(stack.platform, tenant):
+    for ref in creates:
         print(f"  {ref}")
-    return 0

@@ -2,41 +2,44 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
+import json
+from typing import Annotated
 
-from mlplatform import releases
-from mlplatform.stackconfig import environments
+import typer
+
+from mlplatform.cli.app import EnvOption, Exit, Output, OutputOption, _check_release, emit
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("upgrade", help="plan an upgrade between platform releases (offline)")
-    verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
-    plan = verbs.add_parser("plan", help="catalogue changes, config gates and the resource diff")
-    plan.add_argument("--env", required=True, help=f"one of {', '.join(environments())}")
-    plan.add_argument(
-        "--to",
-        required=True,
-        dest="to_release",
-        help=f"target release, one of {', '.join(releases.available())}",
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        name="upgrade",
+        help="plan an upgrade between platform releases (offline)",
+        no_args_is_help=True,
     )
-    plan.add_argument("--json", action="store_true", help="machine-readable output")
-    plan.add_argument("--verbose", action="store_true", help="list every changed object")
-    plan.set_defaults(run=_plan)
+    group.command("plan")(plan)
+    app.add_typer(group)
 
 
-def _plan(args: argparse.Namespace) -> int:
+def plan(
+    env: EnvOption,
+    to: Annotated[
+        str, typer.Option("--to", help="target platform release", callback=_check_release)
+    ],
+    verbose: Annotated[bool, typer.Option("--verbose", help="list every changed object")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", hidden=True, help="same as -o json (kept for scripts)")
+    ] = False,
+    output: OutputOption = Output.table,
+) -> None:
+    """Catalogue changes, config gates and the resource diff; exit 1 when the plan is blocked."""
     from mlplatform import upgrade
 
-    if args.env not in environments():
-        print(f"unknown environment {args.env!r}; choose one of {environments()}", file=sys.stderr)
-        return 2
-    if args.to_release not in releases.available():
-        print(
-            f"unknown release {args.to_release!r}; choose one of {releases.available()}",
-            file=sys.stderr,
-        )
-        return 2
-    result = upgrade.plan(args.env, args.to_release)
-    print(upgrade.as_json(result) if args.json else upgrade.render(result, args.verbose))
-    return 0 if result.ok else 1
+    result = upgrade.plan(env, to)
+    if as_json:
+        output = Output.json
+    if output is Output.table:
+        print(upgrade.render(result, verbose))
+    else:
+        emit(json.loads(upgrade.as_json(result)), output)
+    if not result.ok:
+        raise typer.Exit(Exit.FINDINGS)

@@ -8,13 +8,14 @@ directory and points its stack at it (`platform.upstreamCache`); the upstream te
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated
+
+import typer
 
 from mlplatform import releases
+from mlplatform.cli.app import DryRunOption, Exit, fail, one_line, progress
 from mlplatform.stackconfig import ROOT
 
 
@@ -24,34 +25,55 @@ def default_target() -> Path:
     return Path(env) if env else ROOT.parent / "shared" / "upstream"
 
 
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("upstream", help="the upstream cache (charts, kustomize, manifests)")
-    sub = p.add_subparsers(dest="upstream_command", required=True, metavar="SUBCOMMAND")
-    pull = sub.add_parser(
-        "pull", help="fetch a release's charts, kustomize trees and manifests into a cache"
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        name="upstream",
+        help="the upstream cache (charts, kustomize, manifests)",
+        no_args_is_help=True,
     )
-    which = pull.add_mutually_exclusive_group(required=True)
-    which.add_argument(
-        "--release",
-        action="append",
-        choices=releases.available(),
-        help="a platform release (repeatable)",
-    )
-    which.add_argument("--all", action="store_true", help="every release in the catalogue")
-    pull.add_argument(
-        "--dir",
-        type=Path,
-        help="cache directory (default: $MLPLATFORM_UPSTREAM_CACHE, else ../shared/upstream)",
-    )
-    pull.add_argument("--force", action="store_true", help="pull again what is already present")
-    pull.set_defaults(run=pull_cache)
+    group.command("pull")(pull_cache)
+    app.add_typer(group)
 
 
-def pull_cache(args: argparse.Namespace) -> int:
+def _check_releases(values: list[str] | None) -> list[str] | None:
+    unknown = [v for v in values or [] if v not in releases.available()]
+    if unknown:
+        raise typer.BadParameter(f"{unknown} not a release; choose from {releases.available()}")
+    return values
+
+
+def pull_cache(
+    release: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--release",
+            metavar="RELEASE",
+            help="a platform release (repeatable)",
+            callback=_check_releases,
+        ),
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="every release in the catalogue (instead of --release)")
+    ] = False,
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="cache directory (default: $MLPLATFORM_UPSTREAM_CACHE, else ../shared/upstream)",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="pull again what is already present")
+    ] = False,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Fetch releases' charts, kustomize trees and manifests into a cache (exit 1 if one fails)."""
     from mlplatform.upstream_pull import Fatal, Puller, plan
 
-    names = releases.available() if args.all else list(dict.fromkeys(args.release))
-    root = (args.dir or default_target()).expanduser().resolve()
+    if bool(release) == every:
+        fail("upstream pull: pass --release RELEASE (repeatable) or --all, not both or neither")
+    names = releases.available() if every else list(dict.fromkeys(release or []))
+    root = (directory or default_target()).expanduser().resolve()
     try:
         todo = plan(names)
         print(
@@ -59,12 +81,22 @@ def pull_cache(args: argparse.Namespace) -> int:
             f"{len(todo.trees)} kustomize trees and what they reference, "
             f"{len(todo.manifests)} manifests)"
         )
-        summary = Puller(root, force=args.force).pull(todo)
-    except (Fatal, ValueError, OSError) as err:
-        print(f"upstream pull: {err}", file=sys.stderr)
-        return 2
+        if dry_run:
+            for item in [
+                *(c.label for c in sorted(todo.charts)),
+                *sorted(str(t) for t in todo.trees),
+                *sorted(todo.manifests),
+            ]:
+                print(f"  would pull {item}")
+            print(f"dry run: nothing written to {root}")
+            return
+        with progress(f"upstream pull -> {root}"):
+            summary = Puller(root, force=force).pull(todo)
+    except Fatal as err:
+        fail(f"upstream pull: {one_line(str(err))}", Exit.ENVIRONMENT)
+    except (ValueError, OSError) as err:
+        fail(f"upstream pull: {one_line(str(err))}")
     print(summary.line(root))
     if summary.failed:
-        return 1
+        raise typer.Exit(Exit.FINDINGS)
     print(f"use it: `platform.upstreamCache: {root}` in a stack file, or --cache {root}")
-    return 0

@@ -60,16 +60,35 @@ def test_check_reports_bad_stack_config_with_exit_2(capsys, tmp_path):
     bad = tmp_path / "pack.json"
     bad.write_text(json.dumps({"no-host-path": {"alowed": []}}))
     assert main(["policy", "check", "--env", "dev", "--config", str(bad)]) == 2
-    assert "policy check: policy no-host-path: unknown config ['alowed']; known ['allowed']" in (
-        capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "mlplatform: policy check: policy no-host-path: unknown config ['alowed']; "
+        "known ['allowed']\n"
     )
 
 
-def test_check_refuses_a_missing_cache_with_exit_2(capsys, tmp_path):
-    assert main(["policy", "check", "--env", "dev", "--cache", str(tmp_path / "none")]) == 2
-    assert f"upstream cache {tmp_path / 'none'} does not exist" in capsys.readouterr().err
+def test_check_refuses_a_missing_cache_with_exit_3(capsys, tmp_path):
+    assert main(["policy", "check", "--env", "dev", "--cache", str(tmp_path / "none")]) == 3
+    err = capsys.readouterr().err
+    assert f"upstream cache {tmp_path / 'none'} does not exist" in err and err.count("\n") == 1
 
 
 def test_config_prints_the_pack_config_for_pulumi_preview(capsys):
     assert main(["policy", "config", "--env", "prod"]) == 0
     assert json.loads(capsys.readouterr().out) == {}
+
+
+def test_list_and_check_as_data(capsys, waiver_file):
+    waiver_file.write_text(
+        "waivers:\n  - {policy: probes, resource: 'Deployment/*', reason: expired exception, "
+        "reviewer: sec@example.com, expires: 2020-01-01}\n"
+    )
+    assert main(["policy", "list", "-o", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {p["name"] for p in listed} == {p.name for p in POLICIES}
+    assert main(["policy", "check", "--env", "dev", "-o", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["passed"] is False and report["env"] == "dev"
+    assert any(
+        f["policy"] == "waivers-valid" and f["level"] == "mandatory" and f["waiver"] is None
+        for f in report["findings"]
+    )

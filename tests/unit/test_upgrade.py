@@ -46,7 +46,7 @@ def test_downgrades_are_blocked():
 
 def test_cli_exit_codes(capsys):
     assert main(["upgrade", "plan", "--env", "nope", "--to", "26.03"]) == 2
-    assert "unknown environment 'nope'" in capsys.readouterr().err
+    assert "'nope' is not an environment" in capsys.readouterr().err
     assert main(["upgrade", "plan", "--env", "dev", "--to", "9.9"]) == 2
     assert main(["upgrade", "plan", "--env", "dev", "--to", "26.03"]) == 1
     assert "blocked:" in capsys.readouterr().out

@@ -498,6 +498,30 @@ def test_cli_item_failure_exits_one(tmp_path, monkeypatch, capsys):
     assert "platform.upstreamCache" not in out
 
 
+def test_cli_dry_run_lists_the_plan_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    fakes = Fakes(tmp_path, monkeypatch)
+    code, out, err = _cli(tmp_path, monkeypatch, capsys, fakes, "--dry-run")
+    assert code == 0 and not err
+    lines = out.splitlines()
+    assert [line.split()[:2] for line in lines[1:-1]] == [["would", "pull"]] * 3  # as planned
+    assert lines[-1] == f"dry run: nothing written to {(tmp_path / 'c').resolve()}"
+    assert not (tmp_path / "c").exists() and not fakes.log.read_text()
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        ([], "pass --release RELEASE (repeatable) or --all, not both or neither"),
+        (["--all", "--release", RELEASE], "not both or neither"),
+        (["--release", "0.1"], "['0.1'] not a release"),
+    ],
+)
+def test_cli_needs_exactly_one_of_release_and_all(capsys, argv, message):
+    assert main(["upstream", "pull", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
 @pytest.mark.parametrize(
     "env,message",
     [
@@ -516,9 +540,9 @@ def test_cli_offline_is_one_line_and_non_zero(tmp_path, monkeypatch, capsys, env
     fakes = Fakes(tmp_path, monkeypatch)
     monkeypatch.setenv(env, message)
     code, _, err = _cli(tmp_path, monkeypatch, capsys, fakes)
-    assert code == 2
+    assert code == 3  # the network is missing: the contract's "environment" code
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert err.startswith("upstream pull: network unreachable (")
+    assert err.startswith("mlplatform: upstream pull: network unreachable (")
 
 
 def test_the_real_downloader_reports_an_unreachable_network(tmp_path):
@@ -536,8 +560,11 @@ def test_cli_missing_tool_is_one_line_and_nothing_is_pulled(tmp_path, monkeypatc
     monkeypatch.setattr(pull, "TOOLS", tmp_path / "no-tools")
     assert other.is_file()
     code, _, err = _cli(tmp_path, monkeypatch, capsys, fakes)
-    assert code == 2
-    assert err == f"upstream pull: {tool} not found on PATH: install {tool} (or run `make tools`)\n"
+    assert code == 3
+    assert err == (
+        f"mlplatform: upstream pull: {tool} not found on PATH: install {tool} "
+        "(or run `make tools`)\n"
+    )
     assert not fakes.log.read_text()  # checked before any work
 
 
