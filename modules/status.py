@@ -133,7 +133,7 @@ def connect(kubeconfig: str | None, context: str | None, timeout: float = TIMEOU
     try:
         load_kube_config(config_file=path, context=context, client_configuration=configuration)
     except (ConfigException, OSError) as err:
-        raise Unreachable(f"kubeconfig: {err}".replace("\n", " ")) from err
+        raise Unreachable(f"kubeconfig {path}: {err}".replace("\n", " ")) from err
     configuration.retries = 0  # one attempt: an absent cluster answers within the timeout
     api = client.ApiClient(configuration)
     return KubernetesCluster(client.CoreV1Api(api), client.AppsV1Api(api), timeout)

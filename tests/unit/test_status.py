@@ -137,7 +137,7 @@ def test_unreachable_cluster_prints_offline_part_one_line_exit_3(tmp_path, monke
 def test_missing_context_is_unreachable(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
     assert invoke(["status", "--env", "dev"], cli) == 3
-    assert "unreachable: kubeconfig:" in capsys.readouterr().err
+    assert f"unreachable: kubeconfig {tmp_path / 'absent'}:" in capsys.readouterr().err
 
 
 def test_offline_flag_never_connects(monkeypatch):
