@@ -11,6 +11,8 @@ from mlplatform.stackconfig import project_config
 # with default thresholds the cyclic GC rescans it again and again (1,000 tenants: ~2x time).
 gc.set_threshold(200_000, 50, 1_000)
 stack = load_config(project_config())
+for warning in stack.warnings:  # allowed, but probably not what was meant
+    pulumi.log.warn(warning)
 components = build(stack.platform, stack.tenants)
 pulumi.export("release", stack.platform.release)
 pulumi.export("components", sorted(components))
