@@ -79,10 +79,12 @@ def _check_env(value: str | None) -> str | None:
     try:
         values, secure = stackconfig.read_stack_file(value)
         load_config({k: v for k, v in values.items() if k not in secure})
-    except yaml.YAMLError as err:
-        fail(f"{path.name} is not valid YAML: {one_line(str(err))}")
     except ConfigError as err:
         fail(f"{path.name}: invalid stack config: {'; '.join(err.problems)}")
+    except ValueError as err:  # not YAML, a repeated key, an unknown mlplatform: key
+        fail(f"invalid stack file: {one_line(str(err))}")
+    except (AttributeError, TypeError):
+        fail(f"invalid stack file: {path.name}: `config` must map mlplatform:<key> to values")
     return value
 
 
@@ -103,18 +105,31 @@ def _check_release(value: str | None) -> str | None:
 EnvOption = Annotated[
     str,
     typer.Option(
-        "--env", "-e", help="environment: a stacks/Pulumi.<env>.yaml", callback=_check_env
+        "--env",
+        "-e",
+        metavar="ENV",
+        help="environment: a stacks/Pulumi.<env>.yaml",
+        callback=_check_env,
     ),
 ]
 OptionalEnvOption = Annotated[
     str | None,
     typer.Option(
-        "--env", "-e", help="environment: a stacks/Pulumi.<env>.yaml", callback=_check_env
+        "--env",
+        "-e",
+        metavar="ENV",
+        help="environment: a stacks/Pulumi.<env>.yaml",
+        callback=_check_env,
     ),
 ]
 ReleaseOption = Annotated[
     str | None,
-    typer.Option("--release", help="retarget to this platform release", callback=_check_release),
+    typer.Option(
+        "--release",
+        metavar="RELEASE",
+        help="retarget to this platform release",
+        callback=_check_release,
+    ),
 ]
 OutputOption = Annotated[
     Output, typer.Option("--output", "-o", help="table for people, json/yaml for tools")
@@ -123,7 +138,14 @@ DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="validate and show what would change; change nothing")
 ]
 
-stdout = Console(soft_wrap=True)
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """Leave a closed pipe to `run` (rich would exit 1 here)."""
+        raise BrokenPipeError
+
+
+stdout = _Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
@@ -188,6 +210,11 @@ def run(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `| head` closed the pipe: not an error
         _silence_stdout()
         return int(Exit.OK)
+    except SystemExit:
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # Click's exit 1 on EPIPE
+            _silence_stdout()
+            return int(Exit.OK)
+        raise
     except KeyboardInterrupt:
         stderr.print("interrupted", markup=False)
         return 130

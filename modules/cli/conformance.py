@@ -25,10 +25,16 @@ def register(app: typer.Typer) -> None:
 
 def run(
     kubeconfig: Annotated[
-        str, typer.Option(help="kubeconfig path; its current context is the cluster under test")
+        str,
+        typer.Option(
+            metavar="PATH", help="kubeconfig path; its current context is the cluster under test"
+        ),
     ],
     release: Annotated[
-        str, typer.Option(help="the platform release installed there", callback=_check_release)
+        str,
+        typer.Option(
+            metavar="RELEASE", help="the platform release installed there", callback=_check_release
+        ),
     ],
     scenario: Annotated[
         list[str] | None,

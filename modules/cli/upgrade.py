@@ -23,7 +23,10 @@ def register(app: typer.Typer) -> None:
 def plan(
     env: EnvOption,
     to: Annotated[
-        str, typer.Option("--to", help="target platform release", callback=_check_release)
+        str,
+        typer.Option(
+            "--to", metavar="RELEASE", help="target platform release", callback=_check_release
+        ),
     ],
     verbose: Annotated[bool, typer.Option("--verbose", help="list every changed object")] = False,
     as_json: Annotated[
