@@ -8,13 +8,17 @@ from urllib.parse import urlsplit
 
 from mlplatform.components import gpu
 from mlplatform.policies.core import Config, Policy, View, Violation, list_of_strings
-from mlplatform.policies.pods import containers, pod_templates
-from mlplatform.policies.tenancy import tenant_workloads
+from mlplatform.policies.pods import Container, containers, pod_templates
+from mlplatform.policies.tenancy import ENFORCE, tenant_workloads
 
 ALLOWED = "resource refs (Kind/namespace/name globs) exempt from this rule"
 HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 NODE_EXPORTER = "DaemonSet/monitoring/*node-exporter*"
 # The device plugin mounts the kubelet's device-plugin socket directory and the driver root.
+# It also adds SYS_ADMIN whenever its config comes from a ConfigMap, as ours does (`config.map`):
+# NVIDIA/k8s-device-plugin deployments/helm/nvidia-device-plugin/templates/_helpers.tpl
+# `requiresCapSysAdmin` (a ConfigMap may switch MIG strategy or volume-mount device lists at
+# run time), at v0.17.1, v0.18.0 and v0.20.0 alike.
 GPU_DEVICE_PLUGIN = f"DaemonSet/{gpu.NAMESPACE}/{gpu.RELEASE}"
 # The NVIDIA chart renders its MPS control daemon whenever the plugin is on: no value turns it
 # off at 0.17.1, 0.18.0 or 0.20.0 (NVIDIA/k8s-device-plugin deployments/helm/
@@ -26,12 +30,43 @@ GPU_DEVICE_PLUGIN = f"DaemonSet/{gpu.NAMESPACE}/{gpu.RELEASE}"
 # (modules/components/gpu.py), so the DaemonSet schedules no pod. Allowed by exact name; its
 # hostPID is turned off through values where the chart reads the switch (0.18.0 on).
 GPU_MPS_CONTROL_DAEMON = f"DaemonSet/{gpu.NAMESPACE}/{gpu.MPS_CONTROL_DAEMON}"
+# Pod Security Standards (kubernetes/website content/en/docs/concepts/security/
+# pod-security-standards.md, "Capabilities"): baseline forbids adding anything beyond this
+# list; restricted requires drop ALL and allows adding back only NET_BIND_SERVICE.
+BASELINE_CAPABILITIES = frozenset(
+    {
+        "AUDIT_WRITE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "MKNOD",
+        "NET_BIND_SERVICE",
+        "SETFCAP",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYS_CHROOT",
+    }
+)
+RESTRICTED_CAPABILITIES = frozenset({"NET_BIND_SERVICE"})
 INGRESS_GATEWAY = "Service/istio-system/istio-ingressgateway"
-SECRET_ENV = r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL)"
+# Secret-looking names, matched as whole parts of the name in UPPER_SNAKE form (`apiKey`,
+# `api-key` and `API_KEY` alike; `TOKENIZER_PATH` and `SECRETARY` are not secrets).
+SECRET_ENV = (
+    r"(?:^|_)(?:PASSWORDS?|PASSWDS?|PASSPHRASES?|SECRETS?|TOKENS?|API_?KEYS?|ACCESS_?KEYS?"
+    r"|PRIVATE_?KEYS?|(?:SIGNING|ENCRYPTION|MASTER|SESSION|HMAC|AUTH)_KEYS?|CREDENTIALS?|CREDS)"
+    r"(?:_|$)"
+)
 # A name that says its value refers to a secret rather than holding it: a Secret's (or key's)
 # name, a file or directory it is mounted at, a URL (e.g. KServe's controller: SECRET_NAME,
 # the webhook certificate Secret's name). The value must then have that shape.
 REFERENCE = re.compile(r"_(?P<kind>NAME|FILE|PATH|DIR|URL|URI)$", re.IGNORECASE)
+# Values that are secrets whatever the name: a PEM private key, a URL carrying a password
+# (unless the password is a `$(VAR)` reference, which the kubelet expands from another env).
+PEM_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+ENV_REFERENCE = re.compile(r"\$\([A-Za-z_][A-Za-z0-9_]*\)|\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 _OBJECT_NAME = re.compile(r"[-._a-zA-Z0-9]{1,253}")  # Secret names and data keys
 
 
@@ -110,33 +145,104 @@ def _drop_all(view: View, cfg: Config) -> list[str]:
     ]
 
 
+def added_capabilities(c: Container) -> list[str]:
+    """`capabilities.add`, as the runtime reads it (upper case, `CAP_` prefix optional)."""
+    added = (c.security.get("capabilities") or {}).get("add") or []
+    return [str(cap).upper().removeprefix("CAP_") for cap in added]
+
+
+def _namespace_levels(views: Sequence[View]) -> dict[str, str]:
+    return {
+        v.object_name: str(v.labels[ENFORCE])
+        for v in views
+        if v.kind == "Namespace" and ENFORCE in v.labels
+    }
+
+
+def _capabilities(views: Sequence[View], cfg: Config) -> list[Violation]:
+    """Only what Pod Security allows to be added back: NET_BIND_SERVICE under restricted,
+    the baseline list elsewhere; dropping ALL first changes nothing (add wins)."""
+    levels = _namespace_levels(views)
+    found = []
+    for view in views:
+        if not view.kind or view.matches(cfg["allowed"]):
+            continue
+        restricted = levels.get(view.namespace or "") == "restricted"
+        allowed = RESTRICTED_CAPABILITIES if restricted else BASELINE_CAPABILITIES
+        where = "restricted allows only NET_BIND_SERVICE" if restricted else "baseline forbids it"
+        for c in containers(view, security=True):
+            for cap in added_capabilities(c):
+                if cap not in allowed:
+                    found.append(Violation(f"{c.label} adds capability {cap} ({where})", view))
+    return found
+
+
+def env_name_parts(name: str) -> str:
+    """`apiKey`, `api-key`, `api.key` -> `API_KEY`: name parts joined by `_`, upper case."""
+    split = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    split = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", split)
+    return re.sub(r"[^A-Za-z0-9]+", "_", split).strip("_").upper()
+
+
+def _looks_generated(value: str) -> bool:
+    """Long and mixed upper, lower and digits: a token, not a Secret name (DNS-1123 names
+    are lower case) nor a human-chosen key name."""
+    return (
+        len(value) >= 16
+        and any(c.islower() for c in value)
+        and any(c.isupper() for c in value)
+        and any(c.isdigit() for c in value)
+    )
+
+
 def is_reference(name: str, value: str) -> bool:
     """`name` says its value is a name, path or URL, and `value` is one (a URL carries no
-    password): it points at a secret, it is not one."""
-    match = REFERENCE.search(name)
+    credentials): it points at a secret, it is not one."""
+    match = REFERENCE.search(env_name_parts(name))
     if match is None:
         return False
     kind = match["kind"].upper()
     if kind == "NAME":
-        return _OBJECT_NAME.fullmatch(value) is not None
+        return _OBJECT_NAME.fullmatch(value) is not None and not _looks_generated(value)
     if kind in ("FILE", "PATH", "DIR"):
         return value.startswith("/") and not any(ch.isspace() for ch in value)
     url = urlsplit(value)
-    return bool(url.scheme and url.netloc) and url.password is None
+    return bool(url.scheme and url.netloc) and url.username is None and url.password is None
 
 
-def _plain_secret(env: Mapping[str, object], pattern: re.Pattern[str]) -> bool:
+def secret_value(value: str) -> str | None:
+    """What makes a value a secret whatever its variable's name, if anything."""
+    if PEM_PRIVATE_KEY.search(value):
+        return "a private key"
+    try:
+        password = urlsplit(value).password if "://" in value else None
+    except ValueError:
+        return None
+    if password and not ENV_REFERENCE.fullmatch(password):
+        return "a URL with a password"
+    return None
+
+
+def _plain_secret(env: Mapping[str, object], pattern: re.Pattern[str]) -> str | None:
+    """Why an env var holds a secret as a plain value (None when it does not)."""
     name, value = str(env.get("name", "")), env.get("value")
-    return bool(value) and bool(pattern.search(name)) and not is_reference(name, str(value))
+    if not value:
+        return None
+    found = secret_value(str(value))
+    if found:
+        return f"to {found}"
+    if pattern.search(env_name_parts(name)) and not is_reference(name, str(value)):
+        return "as a plain value"
+    return None
 
 
 def _secret_env(view: View, cfg: Config) -> list[str]:
     pattern = re.compile(cfg["namePattern"], re.IGNORECASE)
     return [
-        f"{c.label} sets {env['name']} as a plain value (use valueFrom.secretKeyRef)"
+        f"{c.label} sets {env['name']} {why} (use valueFrom.secretKeyRef)"
         for c in containers(view, security=True)
         for env in c.spec.get("env") or []
-        if _plain_secret(env, pattern)
+        if (why := _plain_secret(env, pattern))
     ]
 
 
@@ -203,13 +309,27 @@ POLICIES = [
         schema={"allowed": list_of_strings(ALLOWED)},
     ),
     Policy(
+        "no-dangerous-capabilities",
+        "Containers add no capability Pod Security forbids (restricted: NET_BIND_SERVICE "
+        "only), even after dropping ALL.",
+        "mandatory",
+        stack_check=_capabilities,
+        defaults={"allowed": [GPU_DEVICE_PLUGIN]},
+        schema={"allowed": list_of_strings(ALLOWED)},
+    ),
+    Policy(
         "no-plaintext-secret-env",
-        "Secret-looking environment variables come from Secrets, not plain values.",
+        "Secret-looking environment variables (and private keys, URLs with passwords) come from "
+        "Secrets, not plain values.",
         "mandatory",
         check=_secret_env,
         defaults={"namePattern": SECRET_ENV},
         schema={
-            "namePattern": {"type": "string", "description": "regex of secret-looking env names"}
+            "namePattern": {
+                "type": "string",
+                "description": "regex of secret-looking env names (searched in the name as "
+                "UPPER_SNAKE: apiKey and api-key read API_KEY)",
+            }
         },
     ),
     Policy(

@@ -88,6 +88,8 @@ GPU = {
     "requests": {"cpu": "1", "memory": "1Gi", "nvidia.com/gpu": 1},
     "limits": {"cpu": "1", "memory": "1Gi", "nvidia.com/gpu": 1},
 }
+ADD_NET_ADMIN = {"drop": ["ALL"], "add": ["NET_ADMIN"]}
+FROM_B = {"matchLabels": {"mlplatform.io/tenant": "team-b"}}
 CERT = obj("Certificate", "tls", "istio-system", "cert-manager.io/v1", spec={"secretName": "tls"})
 CASES = {
     "no-privileged-containers": (
@@ -159,6 +161,25 @@ CASES = {
         [workload(securityContext={"capabilities": {"drop": ["NET_RAW"]}})],
         [("Deployment/team-a/app", "container 'app' does not drop ALL capabilities")],
         [workload()],
+    ),
+    "no-dangerous-capabilities": (
+        [*tenant(), workload(securityContext={**SC, "capabilities": ADD_NET_ADMIN})],
+        [
+            (
+                "Deployment/team-a/app",
+                "container 'app' adds capability NET_ADMIN (restricted allows only "
+                "NET_BIND_SERVICE)",
+            )
+        ],
+        [
+            *tenant(),
+            workload(
+                securityContext={
+                    **SC,
+                    "capabilities": {**ADD_NET_ADMIN, "add": ["NET_BIND_SERVICE"]},
+                }
+            ),
+        ],
     ),
     "no-plaintext-secret-env": (
         [workload(env=[{"name": "AWS_SECRET_ACCESS_KEY", "value": "abc"}])],
@@ -291,7 +312,8 @@ CASES = {
                 "rbac.authorization.k8s.io/v1",
                 subjects=[
                     {"kind": "ServiceAccount", "name": "runner", "namespace": "team-a"},
-                    {"kind": "ServiceAccount", "name": "kfp", "namespace": "kubeflow"},
+                    {"kind": "ServiceAccount", "name": "pipeline-runner"},
+                    {"kind": "Group", "name": "system:serviceaccounts:team-a"},
                 ],
             ),
         ],
@@ -305,13 +327,14 @@ CASES = {
                 "from-b",
                 "team-a",
                 "networking.k8s.io/v1",
-                spec={"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {}}]}]},
+                spec={"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": FROM_B}]}]},
             ),
         ],
         [
             (
                 "NetworkPolicy/team-a/from-b",
-                "lets tenant team-b into team-a: namespaceSelector {} selects team-b",
+                "lets tenant team-b into team-a: namespaceSelector "
+                '{"matchLabels": {"mlplatform.io/tenant": "team-b"}} selects team-b',
             )
         ],
         [*tenant(), *tenant("team-b")],

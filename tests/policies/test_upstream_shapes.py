@@ -64,10 +64,15 @@ def test_secret_values_behind_reference_looking_names_are_still_caught():
         ("TOKEN_URL", "https://admin:hunter2@minio.example.com/"),
         ("ADMIN_PASSWORD", "hunter2"),
     )
-    plain = "as a plain value (use valueFrom.secretKeyRef)"
+    plain, url = "as a plain value", "to a URL with a password"
     assert messages("no-plaintext-secret-env", [violating]) == [
-        ("Deployment/kserve/app", f"container 'app' sets {n} {plain}")
-        for n in ("SECRET_NAME", "TOKEN_FILE", "TOKEN_URL", "ADMIN_PASSWORD")
+        ("Deployment/kserve/app", f"container 'app' sets {n} {why} (use valueFrom.secretKeyRef)")
+        for n, why in (
+            ("SECRET_NAME", plain),
+            ("TOKEN_FILE", plain),
+            ("TOKEN_URL", url),
+            ("ADMIN_PASSWORD", plain),
+        )
     ]
 
 
