@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.tenants import generated  # noqa: E402  (after the repo root is importable)
+from benchmarks.tenants import generated  # after the repo root is importable
 
 
 def main() -> int:
