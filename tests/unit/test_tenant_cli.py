@@ -122,3 +122,34 @@ def test_list_and_show(dev, capsys):
     shown = capsys.readouterr().out
     assert "allowedPriorities:\n  - low\n  - default" in shown
     assert "ServiceEntry/team-b/egress-pypi-org" in shown
+
+
+def test_remove_dry_run_lists_the_loss_and_writes_nothing(dev, capsys, monkeypatch):
+    before = dev.read_bytes()
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)  # no prompt on a dry run
+    assert main(["tenant", "remove", "--env", "dev", "team-b", "--dry-run"]) == 0
+    assert dev.read_bytes() == before
+    out = capsys.readouterr().out
+    assert "PersistentVolumeClaim" in out and out.rstrip().endswith("not written")
+
+
+def test_list_and_show_as_data(dev, capsys):
+    import json
+
+    assert main(["tenant", "list", "--env", "dev", "-o", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [t["name"] for t in listed] == ["team-a", "team-b"]
+    assert main(["tenant", "show", "--env", "dev", "team-b", "-o", "yaml"]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown["spec"]["name"] == "team-b"
+    assert "ServiceEntry/team-b/egress-pypi-org" in shown["creates"]
+
+
+def test_errors_are_one_line(dev, capsys):
+    assert main(["tenant", "show", "--env", "dev", "nobody"]) == 2
+    assert capsys.readouterr().err == (
+        "mlplatform: no tenant 'nobody' in Pulumi.dev.yaml; tenants: team-a, team-b\n"
+    )
+    assert main(["tenant", "add", "--env", "dev", "Team_C", "--owner", "c"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
