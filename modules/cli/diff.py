@@ -9,17 +9,13 @@ from typing import Annotated, Any
 
 import typer
 
-from mlplatform.cli.app import Exit, Output, OutputOption, emit, fail
+from mlplatform.cli.app import Exit, Output, OutputOption, _check_env, emit, fail
 
 
 def _check_envs(values: list[str]) -> list[str]:
-    from mlplatform.stackconfig import environments
-
+    """Each value as `--env` is checked everywhere (known, its stack file valid)."""
     for value in values:
-        if value not in environments():
-            raise typer.BadParameter(
-                f"{value!r} is not an environment; choose one of {environments()}"
-            )
+        _check_env(value)
     return values
 
 
@@ -28,7 +24,8 @@ EnvsOption = Annotated[
     typer.Option(
         "--env",
         "-e",
-        help="an environment (stacks/Pulumi.<env>.yaml); give exactly two: from, then to",
+        help="an environment (stacks/Pulumi.<env>.yaml); repeatable: give exactly two, from "
+        "then to",
         callback=_check_envs,
     ),
 ]
