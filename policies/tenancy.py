@@ -235,7 +235,8 @@ def _is_user(subject: Mapping[str, Any]) -> bool:
 
 
 def every_namespace(selector: Mapping[str, Any] | None) -> bool:
-    """A namespaceSelector that matches every namespace ({}, or only NotIn/DoesNotExist)."""
+    """A namespaceSelector matching every namespace: {}, or only terms a namespace carrying
+    nothing but its name meets (NotIn, DoesNotExist, Exists on its name)."""
     return selector is not None and selects(dict(selector), dict(_BARE_NAMESPACE))
 
 
