@@ -102,26 +102,15 @@ def _check_release(value: str | None) -> str | None:
     return value
 
 
-EnvOption = Annotated[
-    str,
-    typer.Option(
-        "--env",
-        "-e",
-        metavar="ENV",
-        help="environment: a stacks/Pulumi.<env>.yaml",
-        callback=_check_env,
-    ),
-]
-OptionalEnvOption = Annotated[
-    str | None,
-    typer.Option(
-        "--env",
-        "-e",
-        metavar="ENV",
-        help="environment: a stacks/Pulumi.<env>.yaml",
-        callback=_check_env,
-    ),
-]
+_ENV = typer.Option(
+    "--env",
+    "-e",
+    metavar="ENV",
+    help="environment: a stacks/Pulumi.<env>.yaml",
+    callback=_check_env,
+)
+EnvOption = Annotated[str, _ENV]
+OptionalEnvOption = Annotated[str | None, _ENV]
 ReleaseOption = Annotated[
     str | None,
     typer.Option(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -54,3 +55,15 @@ def upstream_graph(env: str, release: str) -> Graph:
 def facts(chart: str, version: str) -> dict[str, Any]:
     assert CACHE is not None
     return json.loads((CACHE.chart(chart, version) / "facts.json").read_text())
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string anywhere in an object (values, not keys)."""
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings(v)
+    elif isinstance(value, str):
+        yield value

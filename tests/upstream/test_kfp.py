@@ -30,7 +30,7 @@ from mlplatform.mockrun import STAND_IN_PASSWORD
 from mlplatform.tenancy import storage
 from mlplatform.tenancy.objects import TENANT_LABEL
 from mlplatform.upstream import RemoteBase
-from tests.upstream import CACHE, CASE_IDS, CASES, needs_cache, upstream_graph
+from tests.upstream import CACHE, CASE_IDS, CASES, needs_cache, strings, upstream_graph
 
 pytestmark = needs_cache
 Obj = dict[str, Any]
@@ -103,17 +103,6 @@ def _container(objs: list[Obj], workload: str, container: str) -> Obj:
     (pod,) = [p for o, p in _pods(objs) if o["metadata"]["name"] == workload]
     (found,) = [c for c in pod["containers"] if c["name"] == container]
     return found
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-    elif isinstance(value, str):
-        yield value
 
 
 def _namespace(o: Obj) -> str:
@@ -215,7 +204,7 @@ def dangling_references(c: Case) -> list[str]:
         if o["kind"] == "CustomResourceDefinition":
             continue  # schema prose
         where = f"{o['kind']} {o['metadata']['name']}"
-        for text in _strings(o):
+        for text in strings(o):
             for m in qualified.finditer(text):
                 if (m[1], m[2]) not in services:
                     out.append(f"{where}: {m[0]} names no deployed Service")

@@ -32,7 +32,7 @@ from mlplatform.graph import Graph, K8sObject
 from mlplatform.overlays import UPSTREAM_OVERLAYS
 from mlplatform.stackconfig import ROOT
 from tests import pod_security
-from tests.upstream import CACHE, CASE_IDS, CASES, needs_cache, upstream_graph
+from tests.upstream import CACHE, CASE_IDS, CASES, needs_cache, strings, upstream_graph
 
 pytestmark = needs_cache
 Obj = dict[str, Any]
@@ -162,17 +162,6 @@ def _data(o: Obj) -> dict[str, str]:
     return {**data, **(o.get("stringData") or {})}
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-    elif isinstance(value, str):
-        yield value
-
-
 def _matches(selector: Obj, labels: dict[str, str]) -> bool:
     """A LabelSelector (matchLabels / matchExpressions) against a label set."""
     if not set((selector.get("matchLabels") or {}).items()) <= set(labels.items()):
@@ -300,9 +289,9 @@ def test_no_upstream_default_credential_is_left(env, release):
         (f"{app}: {_key(o)}", text)
         for app, objs in c.builds.items()
         for o in objs
-        for text in [*_strings(o), *(_data(o).values() if o["kind"] == "Secret" else [])]
+        for text in [*strings(o), *(_data(o).values() if o["kind"] == "Secret" else [])]
     ]
-    texts += [(o.ref, text) for o in c.graph.objects() for text in _strings(o.obj)]
+    texts += [(o.ref, text) for o in c.graph.objects() for text in strings(o.obj)]
     leaks = [
         f"{where}: {name}" for where, text in texts for name, v in defaults.items() if v in text
     ]
@@ -466,7 +455,7 @@ def test_dex_reads_its_config_and_every_variable_it_names(env, release):
         if k.endswith("Env")
     }
     named |= {
-        m for text in _strings(config.get("connectors", [])) for m in re.findall(r"\$(\w+)", text)
+        m for text in strings(config.get("connectors", [])) for m in re.findall(r"\$(\w+)", text)
     }
     ours = c.ours()
     provided = {
@@ -575,7 +564,7 @@ def test_gateway_wiring_is_the_platforms(env, release, app):
     """No route of the build's own; whatever names the gateway names ours."""
     built = case(env, release).built(app)
     assert [_key(o) for o in built if o["kind"] in ("VirtualService", "HTTPRoute", "Gateway")] == []
-    mentions = [_key(o) for o in built for t in _strings(o) if KUBEFLOW_GATEWAY in t]
+    mentions = [_key(o) for o in built for t in strings(o) if KUBEFLOW_GATEWAY in t]
     assert mentions == []
     for o in built:
         if o["kind"] == "NetworkPolicy":
