@@ -7,13 +7,15 @@ input leaves the file byte for byte as it was.
 
 from __future__ import annotations
 
+import inspect
 import io
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, get_type_hints
 
 import typer
 import yaml
@@ -40,6 +42,7 @@ def register(app: typer.Typer) -> None:
         name="tenant", help="onboard, offboard and inspect tenants (teams)", no_args_is_help=True
     )
     group.command("add")(cmd_add)
+    group.command("update")(cmd_update)
     group.command("remove")(cmd_remove)
     group.command("list")(cmd_list)
     group.command("show")(cmd_show)
@@ -203,12 +206,17 @@ def _fail(problems: list[str], path: Path) -> NoReturn:
     fail(f"refused: {path.name} left unchanged: {'; '.join(problems)}")
 
 
-def cmd_add(
-    env: EnvOption,
-    name: Name,
-    owner: Annotated[
-        list[str], typer.Option(metavar="EMAIL", help="owner email (repeatable, at least one)")
-    ],
+# `add` and `update` take the same spec options; `_spec_command` gives both their parsing.
+Owners = Annotated[
+    list[str], typer.Option(metavar="EMAIL", help="owner email (repeatable, at least one)")
+]
+ChangedOwners = Annotated[
+    list[str] | None,
+    typer.Option(metavar="EMAIL", help="owner email (repeatable; replaces the owners)"),
+]
+
+
+def _spec_options(
     member: Annotated[
         list[str] | None,
         typer.Option(metavar="EMAIL[=ROLE]", help="member, role admin|edit|view (repeatable)"),
@@ -251,30 +259,111 @@ def cmd_add(
         list[str] | None,
         typer.Option(metavar="CIDR|HOST:PORT[,PORT]", help="egress exception (repeatable)"),
     ] = None,
-    dry_run: DryRunOption = False,
 ) -> None:
+    """The spec options (a signature only: `_spec_command` lends them to commands)."""
+
+
+def _spec_command(
+    owners: Any,
+) -> Callable[[Callable[[str, Flags, bool], None]], Callable[..., None]]:
+    """A Typer command `(--env, NAME, --owner, <spec options>, --dry-run)` calling
+    `fn(env, flags, dry_run)`, with `owners` as the --owner annotation."""
+
+    def wrap(fn: Callable[[str, Flags, bool], None]) -> Callable[..., None]:
+        def command(**kwargs: Any) -> None:
+            env, dry_run = kwargs.pop("env"), kwargs.pop("dry_run")
+            lists = ("owner", "member", "queue", "allowed_priority", "label", "egress")
+            fn(env, Flags(**{k: v or [] if k in lists else v for k, v in kwargs.items()}), dry_run)
+
+        hints = get_type_hints(_spec_options, include_extras=True)
+        kw = inspect.Parameter.KEYWORD_ONLY
+        params = [
+            inspect.Parameter("env", kw, annotation=EnvOption),
+            inspect.Parameter("name", kw, annotation=Name),
+            inspect.Parameter(
+                "owner", kw, annotation=owners, **({} if owners is Owners else {"default": None})
+            ),
+            *(
+                p.replace(kind=kw, annotation=hints[p.name])
+                for p in inspect.signature(_spec_options).parameters.values()
+            ),
+            inspect.Parameter("dry_run", kw, annotation=DryRunOption, default=False),
+        ]
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        command.__doc__, command.__name__ = fn.__doc__, fn.__name__
+        return command
+
+    return wrap
+
+
+@_spec_command(Owners)
+def cmd_add(env: str, flags: Flags, dry_run: bool) -> None:
     """Add a tenant to an environment's stack config (validated before writing)."""
     path, _, doc = load(env)
-    flags = Flags(
-        name, owner, member or [], display_name, cpu, memory, gpu, pods, storage, queue or [],
-        cohort, allowed_priority or [], default_priority, bucket_quota, no_bucket, label or [],
-        egress or [],
-    )  # fmt: skip
+    entry = _spec(flags, path)
+    tenants = tenants_of(doc)
+    if any(t.get("name") == flags.name for t in tenants):
+        _fail([f"tenant {flags.name!r} already exists in {path.name}"], path)
+    tenants.append(entry)
+    _write(env, path, doc, flags.name, "will create", dry_run)
+
+
+@_spec_command(ChangedOwners)
+def cmd_update(env: str, flags: Flags, dry_run: bool) -> None:
+    """Change an existing tenant: the options given replace those fields (validated before
+    writing); quota, labels and Kueue flavors change key by key, lists are replaced."""
+    path, _, doc = load(env)
+    changes = _spec(flags, path)
+    if not flags.owner:
+        del changes["owners"]
+    tenants = tenants_of(doc)
+    entry = next((t for t in tenants if t.get("name") == flags.name), None)
+    if entry is None:
+        names = ", ".join(str(t.get("name")) for t in tenants) or "none"
+        _fail([f"no tenant {flags.name!r} in {path.name}; tenants: {names}"], path)
+    before = plain(entry)
+    merge(entry, changes)
+    if plain(entry) == before:
+        print(f"tenant {flags.name} in {env} unchanged: {path.name} not written")
+        return
+    _write(env, path, doc, flags.name, "will have", dry_run)
+
+
+def _spec(flags: Flags, path: Path) -> CommentedMap:
     try:
-        entry = spec_from_args(flags)
+        return spec_from_args(flags)
     except ValueError as err:
         _fail([str(err)], path)
-    tenants = tenants_of(doc)
-    if any(t.get("name") == name for t in tenants):
-        _fail([f"tenant {name!r} already exists in {path.name}"], path)
-    tenants.append(entry)
+
+
+def plain(node: Any) -> Any:
+    """A round-trip YAML node as plain dicts and lists (to compare entries)."""
+    if isinstance(node, dict):
+        return {str(k): plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    return node
+
+
+def merge(into: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Mappings merge key by key (in place, keeping comments); anything else is replaced."""
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _write(env: str, path: Path, doc: Any, name: str, verb: str, dry_run: bool) -> None:
+    """Validate the whole edited file, list what `name` creates, write it atomically."""
     new_text = dump(doc)
     try:
         stack = validate(new_text)
     except ConfigError as err:
         _fail(err.problems, path)
     tenant = next(t for t in stack.tenants if t.name == name)
-    print(f"tenant {name} ({tenant.title}) for {env} will create:")
+    print(f"tenant {name} ({tenant.title}) for {env} {verb}:")
     for ref in created(stack.platform, tenant):
         print(f"  {ref}")
     if dry_run:

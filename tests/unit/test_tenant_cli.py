@@ -153,3 +153,48 @@ def test_errors_are_one_line(dev, capsys):
     assert main(["tenant", "add", "--env", "dev", "Team_C", "--owner", "c"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def _team(path, name):
+    return next(t for t in _tenants(path) if t["name"] == name)
+
+
+def test_update_changes_only_the_fields_given(dev, capsys):
+    before = dev.read_text()
+    argv = ["tenant", "update", "--env", "dev", "team-a", "--cpu", "8", "--owner", "ann@x.io"]
+    assert main([*argv, "--queue", "gpu:cpu=6", "--label", "tier=gold"]) == 0
+    team = _team(dev, "team-a")
+    assert team["owners"] == ["ann@x.io"]
+    assert team["quota"] == {"gpu": 1, "cpu": 8}  # key by key
+    assert team["kueue"]["quota"]["gpu"] == {"cpu": "6", "memory": "16Gi", "nvidia.com/gpu": 1}
+    assert team["kueue"]["cohort"] == "research" and team["members"] == [
+        {"email": "bob@example.com", "role": "view"}
+    ]
+    assert team["labels"] == {"tier": "gold"}
+    assert _team(dev, "team-b") == yaml.safe_load(before)["config"]["mlplatform:tenants"][1]
+    after = dev.read_text()
+    assert "# " in after and [ln for ln in before.splitlines() if ln.lstrip().startswith("#")] == [
+        ln for ln in after.splitlines() if ln.lstrip().startswith("#")
+    ]  # every comment kept
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_update_validates_the_whole_result_and_dry_run_writes_nothing(dev, capsys):
+    before = dev.read_bytes()
+    assert main(["tenant", "update", "--env", "dev", "team-a", "--queue", "tpu:cpu=1"]) == 2
+    assert "tenants[0].kueue.quota.tpu" in capsys.readouterr().err
+    assert main(["tenant", "update", "--env", "dev", "team-a", "--owner", "ann"]) == 2
+    assert "not an email address" in capsys.readouterr().err
+    assert main(["tenant", "update", "--env", "dev", "team-a", "--cpu", "8", "--dry-run"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("not written")
+    assert main(["tenant", "update", "--env", "dev", "team-a", "--gpu", "1"]) == 0  # no change
+    assert "unchanged" in capsys.readouterr().out
+    assert dev.read_bytes() == before
+
+
+def test_update_unknown_tenant_is_one_line(dev, capsys):
+    before = dev.read_bytes()
+    assert main(["tenant", "update", "--env", "dev", "nobody", "--cpu", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no tenant 'nobody'" in err and "team-a, team-b" in err
+    assert dev.read_bytes() == before
