@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import io
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -21,6 +22,7 @@ import typer
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
 
 from mlplatform.cli.app import (
     DryRunOption,
@@ -30,6 +32,7 @@ from mlplatform.cli.app import (
     OutputOption,
     emit,
     fail,
+    one_line,
 )
 from mlplatform.config import ConfigError
 from mlplatform.stackconfig import PROJECT, stack_file
@@ -43,6 +46,7 @@ def register(app: typer.Typer) -> None:
     )
     group.command("add")(cmd_add)
     group.command("update")(cmd_update)
+    group.command("apply")(cmd_apply)
     group.command("remove")(cmd_remove)
     group.command("list")(cmd_list)
     group.command("show")(cmd_show)
@@ -417,23 +421,138 @@ def cmd_remove(
     except ConfigError as err:
         _fail(err.problems, path)
     print(f"removing tenant {name} from {env} deletes, after `pulumi up`:")
+    print_loss(tenant)
+    if dry_run:
+        print(f"dry run: {path.name} not written")
+        return
+    if not yes:
+        confirm(name, "the tenant name", path)
+    write_atomically(path, new_text)
+    print(f"wrote {path}\nnext: pulumi up --stack {env}   (or: mlplatform up --env {env})")
+
+
+def print_loss(tenant: Any) -> None:
+    """What removing `tenant` deletes: its data first."""
     print(f"  namespace {tenant.namespace} and everything in it, including every")
     print("    PersistentVolumeClaim (and its data), Secret, job and model server")
     if tenant.storage.bucket:
         print(f"  MinIO credentials of {tenant.bucket}; objects in bucket {tenant.bucket} are")
         print("    no longer reachable by the team (empty and delete the bucket to free space)")
     print(f"  ClusterQueue {tenant.cluster_queue} (queued and running workloads are evicted)")
-    if dry_run:
-        print(f"dry run: {path.name} not written")
+
+
+def confirm(word: str, what: str, path: Path) -> None:
+    """Ask to type `word` (refused without a terminal: pass --yes)."""
+    if not sys.stdin.isatty():
+        _fail(["not confirmed: pass --yes, or run interactively"], path)
+    typed = input(f"type {what} ({word}) to confirm: ").strip()
+    if typed != word:
+        _fail([f"confirmation {typed!r} does not match {word!r}"], path)
+
+
+def read_entries(file: Path) -> list[CommentedMap]:
+    """The tenant entries of an apply file: a list (or `tenants:` holding one) of mappings,
+    each with a name, no name twice. Shape problems are refused here, all at once."""
+    try:
+        data = _yaml().load(file.read_text())
+    except (OSError, YAMLError) as err:
+        fail(f"{file}: {one_line(str(err))}")
+    if isinstance(data, dict) and set(data) == {"tenants"}:
+        data = data["tenants"]
+    if not isinstance(data, list):
+        fail(f"{file}: must be a list of tenant entries (as under {KEY}), or `tenants:` one")
+    problems, seen = [], {}
+    for i, entry in enumerate(data):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str):
+            problems.append(f"{file}: tenants[{i}]: must be a mapping with a name")
+        elif name in seen:
+            problems.append(f"{file}: tenants[{i}].name: {name!r} repeats tenants[{seen[name]}]")
+        else:
+            seen[name] = i
+    if problems:
+        fail(f"refused: nothing written: {'; '.join(problems)}")
+    return data
+
+
+def cmd_apply(
+    env: EnvOption,
+    file: Annotated[
+        Path,
+        typer.Option(
+            "--file",
+            "-f",
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            help=f"YAML list of tenant entries, each as under {KEY}",
+        ),
+    ],
+    prune: Annotated[
+        bool, typer.Option("--prune", help="remove the tenants the file does not name")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask to confirm a prune")] = False,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Upsert every tenant of FILE by name (GitOps onboarding): all validated together with
+    the platform config, one atomic write or nothing."""
+    path, text, doc = load(env)
+    entries = read_entries(file)
+    tenants = tenants_of(doc)
+    index = {t.get("name"): i for i, t in enumerate(tenants)}
+    added, changed, unchanged = [], [], []
+    for entry in entries:
+        i = index.get(entry["name"])
+        if i is None:
+            tenants.append(entry)
+            added.append(entry["name"])
+        elif plain(tenants[i]) == plain(entry):
+            unchanged.append(entry["name"])
+        else:
+            tenants[i] = entry
+            changed.append(entry["name"])
+    named = {e["name"]: i for i, e in enumerate(entries)}
+    others = [str(t.get("name")) for t in tenants if t.get("name") not in named]
+    removed = others if prune else []
+    for i in reversed(range(len(tenants))):
+        if tenants[i].get("name") in removed:
+            del tenants[i]
+    new_text = dump(doc)
+    try:
+        validate(new_text)
+    except ConfigError as err:
+        origin = [named.get(t.get("name")) for t in tenants]
+        _fail([_located(p, origin, file, path) for p in err.problems], path)
+    for what, names in (("added", added), ("changed", changed), ("unchanged", unchanged)):
+        print(f"{what:10} {', '.join(names) or '-'}")
+    if removed:
+        print(f"{'removed':10} {', '.join(removed)}; after `pulumi up` this deletes:")
+        current = validate(text)
+        for tenant in current.tenants:
+            if tenant.name in removed:
+                print(f"  tenant {tenant.name}:")
+                print_loss(tenant)
+    elif others:
+        print(f"{'kept':10} {', '.join(others)} (not in {file}; --prune removes them)")
+    print(
+        f"{env}: {len(added)} added, {len(changed)} changed, {len(unchanged)} unchanged, "
+        f"{len(removed)} removed"
+    )
+    if dry_run or new_text == text:
+        print(f"{'dry run' if dry_run else 'no change'}: {path.name} not written")
         return
-    if not yes:
-        if not sys.stdin.isatty():
-            _fail(["not confirmed: pass --yes, or run interactively"], path)
-        typed = input(f"type the tenant name ({name}) to confirm: ").strip()
-        if typed != name:
-            _fail([f"confirmation {typed!r} does not match {name!r}"], path)
+    if removed and not yes:
+        confirm(env, "the environment", path)
     write_atomically(path, new_text)
     print(f"wrote {path}\nnext: pulumi up --stack {env}   (or: mlplatform up --env {env})")
+
+
+def _located(problem: str, origin: list[int | None], file: Path, path: Path) -> str:
+    """A problem of the resulting `tenants[k]` as the apply file's entry (else the stack's)."""
+    match = re.match(r"tenants\[(\d+)\](.*)", problem, re.S)
+    if match and (j := origin[int(match[1])]) is not None:
+        return f"{file}: tenants[{j}]{match[2]}"
+    return f"{path.name}: {problem}"
 
 
 def cmd_list(env: EnvOption, output: OutputOption = Output.table) -> None:

@@ -198,3 +198,70 @@ def test_update_unknown_tenant_is_one_line(dev, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no tenant 'nobody'" in err and "team-a, team-b" in err
     assert dev.read_bytes() == before
+
+
+APPLY = """\
+# tenants owned by the platform team's GitOps repo
+- name: team-b           # changed: new owner
+  owners: [bea@example.com]
+- name: team-c
+  owners: [carol@example.com]
+  kueue: {cohort: research, quota: {gpu: {nvidia.com/gpu: 1}}}
+"""
+
+
+def _apply(dev, tmp_path, text, *flags):
+    file = tmp_path / "tenants.yaml"
+    file.write_text(text)
+    return main(["tenant", "apply", "--env", "dev", "-f", str(file), *flags])
+
+
+def test_apply_upserts_by_name_and_summarises(dev, tmp_path, capsys):
+    team_a = _team(dev, "team-a")
+    assert _apply(dev, tmp_path, APPLY) == 0
+    assert [t["name"] for t in _tenants(dev)] == ["team-a", "team-b", "team-c"]
+    assert _team(dev, "team-a") == team_a  # not in the file, not pruned: kept as it was
+    assert _team(dev, "team-b") == {"name": "team-b", "owners": ["bea@example.com"]}
+    assert _team(dev, "team-c")["kueue"]["cohort"] == "research"
+    out = capsys.readouterr().out
+    assert "added      team-c" in out and "changed    team-b" in out and "kept       team-a" in out
+    assert "dev: 1 added, 1 changed, 0 unchanged, 0 removed" in out
+    before = dev.read_bytes()
+    assert _apply(dev, tmp_path, APPLY) == 0  # idempotent
+    assert "0 added, 0 changed, 2 unchanged" in capsys.readouterr().out
+    assert dev.read_bytes() == before
+
+
+def test_apply_reports_every_problem_at_its_path_in_the_file(dev, tmp_path, capsys):
+    before = dev.read_bytes()
+    bad = APPLY + "- name: team-d\n  owners: [dora]\n- name: Team_E\n  owners: [e@x.io]\n"
+    assert _apply(dev, tmp_path, bad) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "left unchanged" in err
+    file = tmp_path / "tenants.yaml"
+    assert f"{file}: tenants[2].owners[0]: 'dora' is not an email address" in err
+    assert f"{file}: tenants[3].name: 'Team_E' is not a DNS-1123" in err
+    assert dev.read_bytes() == before
+    for text, expected in (
+        ("- owners: [a@x.io]\n", "tenants[0]: must be a mapping with a name"),
+        ("- name: x\n- name: x\n", "tenants[1].name: 'x' repeats tenants[0]"),
+        ("name: x\n", "must be a list of tenant entries"),
+        ("- [unclosed\n", "tenants.yaml"),
+    ):
+        assert _apply(dev, tmp_path, text) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, err
+        assert dev.read_bytes() == before
+
+
+def test_apply_prune_warns_of_data_loss_and_needs_confirmation(dev, tmp_path, capsys, monkeypatch):
+    before = dev.read_bytes()
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert _apply(dev, tmp_path, APPLY, "--prune", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "removed    team-a" in out and "PersistentVolumeClaim (and its data)" in out
+    assert "1 removed" in out and out.rstrip().endswith("not written")
+    assert _apply(dev, tmp_path, APPLY, "--prune") == 2  # no terminal, no --yes
+    assert dev.read_bytes() == before
+    assert _apply(dev, tmp_path, APPLY, "--prune", "--yes") == 0
+    assert [t["name"] for t in _tenants(dev)] == ["team-b", "team-c"]
