@@ -86,7 +86,26 @@ def print_config(env: EnvOption, release: ReleaseOption = None) -> None:
     """The policy pack config for `pulumi preview --policy-pack policies/` (JSON)."""
     from mlplatform.mockrun import stack_inputs
 
-    print(json.dumps(stack_config(stack_inputs(env, release)[0]), indent=2))
+    pack = stack_config(stack_inputs(env, release)[0])
+    refuse_unknown("policy config", pack)
+    print(json.dumps(pack, indent=2))
+
+
+def refuse_unknown(command: str, pack: dict[str, Any]) -> None:
+    """Exit 2, one stderr line per problem, when the pack config or a waiver names a policy or
+    setting that does not exist (a typo would otherwise silently drop a rule's override)."""
+    from mlplatform.cli.app import stderr
+    from mlplatform.policies import waivers
+    from mlplatform.policies.config_check import pack_config_problems
+
+    try:
+        problems = pack_config_problems(pack, waivers.load())
+    except ValueError as err:  # a malformed waivers file
+        fail(f"{command}: {one_line(str(err))}")
+    for problem in problems:
+        stderr.print(f"mlplatform: {command}: {problem}", markup=False, highlight=False)
+    if problems:
+        raise typer.Exit(Exit.USAGE)
 
 
 def check_stack(
@@ -109,11 +128,18 @@ def check_stack(
 
     values, secrets = stack_inputs(env, release)
     platform = values["platform"]
+    pack = stack_config(values)
+    if config:
+        try:
+            given = json.loads(config.read_text())
+        except (OSError, ValueError) as err:
+            fail(f"policy check: {config}: {one_line(str(err))}")
+        if not isinstance(given, dict):
+            fail(f"policy check: {config}: must be a JSON object of policy: level or settings")
+        pack.update(given)
+    refuse_unknown("policy check", pack)
     try:
         with progress(f"policy check: running the {env} stack under mocks"):
-            pack = stack_config(values)
-            if config:
-                pack.update(json.loads(config.read_text()))
             found = upstream.open_cache(
                 cache or platform.get("upstreamCache") or upstream.default_dir()
             )

@@ -61,9 +61,45 @@ def test_check_reports_bad_stack_config_with_exit_2(capsys, tmp_path):
     bad.write_text(json.dumps({"no-host-path": {"alowed": []}}))
     assert main(["policy", "check", "--env", "dev", "--config", str(bad)]) == 2
     assert capsys.readouterr().err == (
-        "mlplatform: policy check: policy no-host-path: unknown config ['alowed']; "
-        "known ['allowed']\n"
+        "mlplatform: policy check: no-host-path.alowed: unknown setting; settings of "
+        "no-host-path: allowed\n"
     )
+    bad.write_text("[]")
+    assert main(["policy", "check", "--env", "dev", "--config", str(bad)]) == 2
+    assert "must be a JSON object" in capsys.readouterr().err
+
+
+def test_unknown_policies_are_refused_before_anything_is_evaluated(
+    capsys, tmp_path, waiver_file, monkeypatch
+):
+    import mlplatform.mockrun
+
+    def never(*args, **kwargs):
+        raise AssertionError("evaluated despite a bad config")
+
+    monkeypatch.setattr(mlplatform.mockrun, "run", never)
+    waiver_file.write_text(
+        "waivers:\n  - {policy: no-hostpath, resource: 'DaemonSet/*', reason: a reviewed exception, "
+        "reviewer: sec@example.com, expires: 2999-01-01}\n"
+    )
+    config = tmp_path / "pack.json"
+    config.write_text(json.dumps({"images-pined": "advisory", "probes": "loud"}))
+    assert main(["policy", "check", "--env", "dev", "--config", str(config)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith(
+        "mlplatform: policy check: images-pined: unknown policy 'images-pined'; did you mean "
+        "'images-pinned'?"
+    )
+    assert lines[1].startswith("mlplatform: policy check: probes: 'loud' is not a level")
+    assert lines[2].startswith(
+        "mlplatform: policy check: waivers[0].policy: unknown policy 'no-hostpath'; did you mean "
+        "'no-host-path'?"
+    )
+    assert len(lines) == 3
+    assert main(["policy", "config", "--env", "dev"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("mlplatform: policy config: waivers[0].policy: unknown policy")
 
 
 def test_check_refuses_a_missing_cache_with_exit_3(capsys, tmp_path):
