@@ -59,7 +59,7 @@ class KubeCluster:
         self._dyn = dynamic.DynamicClient(api_client)
 
     @classmethod
-    def from_kubeconfig(cls, path: str, context: str | None = None) -> KubeCluster:
+    def from_kubeconfig(cls, path: str | None, context: str | None = None) -> KubeCluster:
         from kubernetes import config
 
         return cls(config.new_client_from_config(config_file=path, context=context))

@@ -210,7 +210,7 @@ def execute(
     return report
 
 
-def _context_name(kubeconfig: str) -> str:
+def _context_name(kubeconfig: str | None) -> str:
     from kubernetes import config
 
     _, active = config.list_kube_config_contexts(config_file=kubeconfig)
@@ -218,18 +218,20 @@ def _context_name(kubeconfig: str) -> str:
 
 
 def run(
-    kubeconfig: str,
+    kubeconfig: str | None,
     release: str,
     scenarios: list[str] | None,
     out_dir: Path,
     keep_on_failure: bool,
     *,
+    context: str | None = None,
     image: str | None = None,
     registry: str | None = None,
     timeout_scale: float = 1.0,
     endpoints: Endpoints | None = None,
 ) -> Report:
-    """The conformance suite on the cluster `kubeconfig` points at (its current context)."""
+    """The conformance suite on the cluster of `context` in `kubeconfig` (default: its current
+    context; no kubeconfig: $KUBECONFIG, else ~/.kube/config)."""
     rel = releases.load(release)
     target = Target(
         rel,
@@ -237,13 +239,13 @@ def run(
         secrets.token_hex(3),
         endpoints or Endpoints(),
     )
-    cluster = KubeCluster.from_kubeconfig(kubeconfig)
+    cluster = KubeCluster.from_kubeconfig(kubeconfig, context)
     return execute(
         cluster,
         target,
         scenarios,
         out_dir,
         keep_on_failure,
-        context=_context_name(kubeconfig),
+        context=context or _context_name(kubeconfig),
         waiter=Waiter(scale=timeout_scale),
     )

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 import yaml
 
-from mlplatform.cli.app import Exit, Output, OutputOption, _check_release, emit, fail, one_line
+from mlplatform.cli.app import (
+    Exit,
+    OptionalEnvOption,
+    Output,
+    OutputOption,
+    _check_release,
+    emit,
+    fail,
+    one_line,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -24,18 +33,31 @@ def register(app: typer.Typer) -> None:
 
 
 def run(
+    env: OptionalEnvOption = None,
     kubeconfig: Annotated[
-        str,
+        str | None,
         typer.Option(
-            metavar="PATH", help="kubeconfig path; its current context is the cluster under test"
+            metavar="PATH",
+            help="kubeconfig path (default: the stack's platform.cluster.kubeconfig with --env)",
         ),
-    ],
+    ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="kubeconfig context under test (default: the stack's platform.cluster.context "
+            "with --env, else the kubeconfig's current context)",
+        ),
+    ] = None,
     release: Annotated[
-        str,
+        str | None,
         typer.Option(
-            metavar="RELEASE", help="the platform release installed there", callback=_check_release
+            metavar="RELEASE",
+            help="the platform release installed there (default: the stack's platform.release "
+            "with --env)",
+            callback=_check_release,
         ),
-    ],
+    ] = None,
     scenario: Annotated[
         list[str] | None,
         typer.Option(
@@ -62,13 +84,18 @@ def run(
         float, typer.Option(min=0.01, help="multiply every timeout tier (slow clusters)")
     ] = 1.0,
 ) -> None:
-    """Run scenarios against the cluster a kubeconfig targets; exit 1 when one fails."""
+    """Run scenarios against an environment's cluster (--env) or a kubeconfig's; exit 1 when
+    one fails."""
     import urllib3
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config import ConfigException
 
     from mlplatform.scenarios import runner
 
+    if env is not None:
+        kubeconfig, context, release = from_stack(env, kubeconfig, context, release)
+    elif kubeconfig is None or release is None:
+        fail("conformance run: pass --env ENV, or --kubeconfig PATH and --release RELEASE")
     try:
         result = runner.run(
             kubeconfig,
@@ -76,21 +103,56 @@ def run(
             scenario or None,
             out,
             keep_on_failure,
+            context=context,
             image=image,
             registry=registry,
             timeout_scale=timeout_scale,
         )
     except (ConfigException, yaml.YAMLError) as err:
-        fail(f"kubeconfig {kubeconfig}: {one_line(str(err))}", Exit.ENVIRONMENT)
+        fail(f"kubeconfig {kubeconfig or '(default)'}: {one_line(str(err))}", Exit.ENVIRONMENT)
     except (urllib3.exceptions.HTTPError, ApiException, OSError) as err:
         fail(
-            f"cannot reach the cluster of kubeconfig {kubeconfig}: {one_line(str(err))}",
+            f"cannot reach the cluster of kubeconfig {kubeconfig or '(default)'}"
+            f"{f' context {context}' if context else ''}: {one_line(str(err))}",
             Exit.ENVIRONMENT,
         )
     except ValueError as err:  # unknown scenario names
         fail(one_line(str(err)))
     if not result.passed:
         raise typer.Exit(Exit.FINDINGS)
+
+
+def from_stack(
+    env: str, kubeconfig: str | None, context: str | None, release: str | None
+) -> tuple[str | None, str | None, str]:
+    """Kubeconfig, context and release of `env`'s stack file; a flag may fill in what the stack
+    leaves unset, never contradict what it says (exit 2)."""
+    from mlplatform.cluster.lifecycle import load_stack
+    from mlplatform.stackconfig import stack_file
+
+    platform = load_stack(env).platform
+    name = stack_file(env).name
+
+    def pick(flag: str, given: str | None, stacked: str | None, key: str) -> str | None:
+        if given is not None and stacked is not None and not same(key, given, stacked):
+            fail(
+                f"conformance run: {flag} {given} contradicts {name} platform.{key} {stacked}: "
+                f"drop {flag}, or run without --env"
+            )
+        return stacked if stacked is not None else given
+
+    return (
+        pick("--kubeconfig", kubeconfig, platform.cluster.kubeconfig, "cluster.kubeconfig"),
+        pick("--context", context, platform.cluster.context, "cluster.context"),
+        pick("--release", release, platform.release, "release") or platform.release,
+    )
+
+
+def same(key: str, a: str, b: str) -> bool:
+    """Equal values (kubeconfigs as the files they name)."""
+    if key == "cluster.kubeconfig":
+        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+    return a == b
 
 
 def report(

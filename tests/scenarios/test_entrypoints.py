@@ -28,7 +28,7 @@ def test_run_arguments_reach_the_runner(monkeypatch, tmp_path):
     assert seen == {
         "kubeconfig": "k.yaml", "release": "1.11", "out": tmp_path, "keep": True,
         "scenarios": ["train-queued", "tenant-isolation"],
-        "image": None, "registry": None, "timeout_scale": 2.0,
+        "image": None, "registry": None, "timeout_scale": 2.0, "context": None,
     }  # fmt: skip
 
 
