@@ -1,6 +1,6 @@
 """`mlplatform policy`: run the guardrails offline against a stack's recorded graph.
 
-The same rules run in the engine with `pulumi preview --policy-pack policies/`, which sees
+The same rules run in the engine with `mlplatform preview --env E --policy-pack`, which sees
 every Helm chart and kustomize child. Offline, with an upstream cache, those children are
 rendered (`mlplatform.render`: kustomize builds always, charts where the cache holds their
 templates) and judged too; what could not be rendered is listed.
@@ -32,7 +32,7 @@ _EXPLAIN = "offline: our own objects and the upstream children rendered from {ca
 _NO_CACHE = (
     "offline: our own objects only (no upstream cache: pass --cache DIR, or run "
     "`mlplatform upstream pull`); Helm chart and kustomize children are checked by "
-    "`pulumi preview --policy-pack policies/`"
+    "`mlplatform preview --env ENV --policy-pack`"
 )
 
 
@@ -83,7 +83,7 @@ def list_policies(output: OutputOption = Output.table) -> None:
 
 
 def print_config(env: EnvOption, release: ReleaseOption = None) -> None:
-    """The policy pack config for `pulumi preview --policy-pack policies/` (JSON)."""
+    """The policy pack config (JSON) that `mlplatform preview --policy-pack` applies."""
     from mlplatform.mockrun import stack_inputs
 
     pack = stack_config(stack_inputs(env, release)[0])
@@ -177,7 +177,7 @@ def check_stack(
         print(f"policy check: env {env}, release {platform['release']} ({where})")
         print(f"judged: {len(graph.objects())} objects of ours, {len(children)} upstream children")
         if rendered is not None and rendered.missing:
-            print("not rendered, so not checked here (`pulumi preview --policy-pack` checks them):")
+            print("not rendered, so not checked here (`mlplatform preview --policy-pack` does):")
             for line in rendered.missing:
                 print(f"  {line}")
         report(findings, waivers.load())

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mlplatform.cli.app import EnvOption, Exit, Output, OutputOption, emit, fail
+from mlplatform.cli.app import EnvOption, Exit, Output, OutputOption, emit, fail, one_line
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +25,14 @@ def status(
     timeout: Annotated[
         float, typer.Option(help="seconds to wait for each Kubernetes API call", min=0.1)
     ] = 5.0,
+    show_passwords: Annotated[
+        bool,
+        typer.Option(
+            "--show-passwords",
+            help="also the static users' generated passwords, read from the stack outputs "
+            "through the workspace of `mlplatform up` (needs the pulumi CLI)",
+        ),
+    ] = False,
     output: OutputOption = Output.table,
 ) -> int:
     """The stack file's release, components, tenants, URL and users; the cluster's health."""
@@ -37,6 +45,8 @@ def status(
     except (ConfigError, ValueError) as err:  # invalid config; a repeated or unknown key
         fail(str(err).replace("\n", " "))
     data: dict[str, Any] = state.offline(env, stack)
+    if show_passwords and data["staticUsers"]:
+        data["staticUserPasswords"] = passwords(env)
     problem = None
     if not offline:
         cluster = stack.platform.cluster
@@ -58,6 +68,31 @@ def status(
     return int(Exit.OK)
 
 
+def passwords(env: str) -> dict[str, str]:
+    """The `staticUserPasswords` stack output (email -> password), from the generated workspace,
+    local backend and passphrase that `mlplatform up` deployed with (mlplatform.cluster.stack)."""
+    from pulumi import automation as auto
+
+    from mlplatform.cluster import stack as stacks
+    from mlplatform.preview import pulumi_problem
+
+    problem = pulumi_problem()
+    if problem:
+        fail(f"{problem} (`mlplatform doctor` says how to get it)", Exit.ENVIRONMENT)
+    try:
+        outputs = stacks.select(stacks.prepare(env)).outputs()
+    except (stacks.StackError, auto.errors.CommandError) as err:
+        fail(f"reading the outputs of stack {env}: {one_line(str(err))}", Exit.ENVIRONMENT)
+    found = outputs.get("staticUserPasswords")
+    if found is None:
+        fail(
+            f"stack {env} has no staticUserPasswords output: deploy it first "
+            f"(mlplatform up --env {env})",
+            Exit.ENVIRONMENT,
+        )
+    return {str(k): str(v) for k, v in dict(found.value or {}).items()}
+
+
 def lines(data: dict[str, Any]) -> list[str]:
     out = [
         f"env {data['env']}: release {data['release']}, Kubernetes {data['kubernetesVersion']}",
@@ -67,6 +102,8 @@ def lines(data: dict[str, Any]) -> list[str]:
         f"  tenants     {', '.join(data['tenants']) or '-'}",
         f"  users       {', '.join(data['staticUsers']) or '- (OIDC)'}",
     ]
+    for email, password in data.get("staticUserPasswords", {}).items():
+        out.append(f"    {email}  {password}")
     health = data.get("health")
     if not health:
         return out

@@ -374,7 +374,7 @@ def _write(env: str, path: Path, doc: Any, name: str, verb: str, dry_run: bool) 
         print(f"dry run: {path.name} not written")
         return
     write_atomically(path, new_text)
-    print(f"wrote {path}\nnext: pulumi up --stack {env}   (or: mlplatform up --env {env})")
+    print(f"wrote {path}\nnext: mlplatform up --env {env}")
 
 
 def created(platform: Any, tenant: Any) -> list[str]:
@@ -420,7 +420,7 @@ def cmd_remove(
         validate(new_text)
     except ConfigError as err:
         _fail(err.problems, path)
-    print(f"removing tenant {name} from {env} deletes, after `pulumi up`:")
+    print(f"removing tenant {name} from {env} deletes, after `mlplatform up`:")
     print_loss(tenant)
     if dry_run:
         print(f"dry run: {path.name} not written")
@@ -428,7 +428,7 @@ def cmd_remove(
     if not yes:
         confirm(name, "the tenant name", path)
     write_atomically(path, new_text)
-    print(f"wrote {path}\nnext: pulumi up --stack {env}   (or: mlplatform up --env {env})")
+    print(f"wrote {path}\nnext: mlplatform up --env {env}")
 
 
 def print_loss(tenant: Any) -> None:
@@ -526,7 +526,7 @@ def cmd_apply(
     for what, names in (("added", added), ("changed", changed), ("unchanged", unchanged)):
         print(f"{what:10} {', '.join(names) or '-'}")
     if removed:
-        print(f"{'removed':10} {', '.join(removed)}; after `pulumi up` this deletes:")
+        print(f"{'removed':10} {', '.join(removed)}; after `mlplatform up` this deletes:")
         current = validate(text)
         for tenant in current.tenants:
             if tenant.name in removed:
@@ -544,7 +544,7 @@ def cmd_apply(
     if removed and not yes:
         confirm(env, "the environment", path)
     write_atomically(path, new_text)
-    print(f"wrote {path}\nnext: pulumi up --stack {env}   (or: mlplatform up --env {env})")
+    print(f"wrote {path}\nnext: mlplatform up --env {env}")
 
 
 def _located(problem: str, origin: list[int | None], file: Path, path: Path) -> str:

@@ -30,7 +30,7 @@ def test_check_passes_a_clean_stack_and_says_what_it_cannot_see(capsys):
     assert out.startswith(
         "policy check: env staging, release 1.10 (offline: our own objects only (no upstream "
         "cache: pass --cache DIR, or run `mlplatform upstream pull`); Helm chart and kustomize "
-        "children are checked by `pulumi preview --policy-pack policies/`)\njudged: "
+        "children are checked by `mlplatform preview --env ENV --policy-pack`)\njudged: "
     )
     assert " objects of ours, 0 upstream children\n" in out
     assert out.rstrip().endswith("0 mandatory, 0 advisory, 0 waived")

@@ -143,3 +143,64 @@ def test_missing_context_is_unreachable(tmp_path, monkeypatch, capsys):
 def test_offline_flag_never_connects(monkeypatch):
     monkeypatch.setattr(state, "connect", lambda *a: pytest.fail("connected"))
     assert invoke(["status", "--env", "prod", "--offline"], cli) == 0
+
+
+class FakeStack:
+    def __init__(self, outputs):
+        self._outputs = outputs
+
+    def outputs(self):
+        return self._outputs
+
+
+@pytest.fixture
+def workspace(monkeypatch):
+    """The pulumi CLI present, the generated workspace recorded, stack outputs from a dict."""
+    from pulumi import automation as auto
+
+    from mlplatform import preview
+    from mlplatform.cluster import stack as stacks
+
+    seen = {
+        "outputs": {"staticUserPasswords": auto.OutputValue({"alice@example.com": "pw-a"}, True)}
+    }
+    monkeypatch.setattr(preview, "pulumi_problem", lambda: None)
+
+    def prepare(env):
+        seen["prepared"] = env
+        return env
+
+    monkeypatch.setattr(stacks, "prepare", prepare)
+    monkeypatch.setattr(stacks, "select", lambda ws: FakeStack(seen["outputs"]))
+    return seen
+
+
+def test_show_passwords_reads_the_stack_outputs_of_up(workspace, capsys):
+    assert invoke(["status", "--env", "dev", "--offline", "--show-passwords"], cli) == 0
+    assert workspace["prepared"] == "dev"
+    assert "    alice@example.com  pw-a\n" in capsys.readouterr().out
+    assert (
+        invoke(["status", "--env", "dev", "--offline", "--show-passwords", "-o", "json"], cli) == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["staticUserPasswords"] == {"alice@example.com": "pw-a"}
+    assert invoke(["status", "--env", "dev", "--offline"], cli) == 0  # not asked: not shown
+    assert "pw-a" not in capsys.readouterr().out
+
+
+def test_show_passwords_of_a_stack_never_deployed_is_one_line_exit_3(workspace, capsys):
+    workspace["outputs"] = {}
+    assert invoke(["status", "--env", "dev", "--offline", "--show-passwords"], cli) == 3
+    err = capsys.readouterr().err
+    assert err == (
+        "mlplatform: stack dev has no staticUserPasswords output: deploy it first "
+        "(mlplatform up --env dev)\n"
+    )
+
+
+def test_show_passwords_without_the_pulumi_cli_is_one_line_exit_3(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pulumi on it
+    assert invoke(["status", "--env", "dev", "--offline", "--show-passwords"], cli) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("mlplatform: pulumi CLI: ") and err.count("\n") == 1
+    assert invoke(["status", "--env", "prod", "--offline", "--show-passwords"], cli) == 0  # OIDC

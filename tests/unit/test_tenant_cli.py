@@ -41,7 +41,7 @@ def test_add_appends_validates_and_keeps_comments(dev, capsys):
     }
     out = capsys.readouterr().out
     assert "ClusterQueue/tenant-team-c" in out and "Job/minio/tenant-team-c-bucket" in out
-    assert "pulumi up --stack dev" in out
+    assert "next: mlplatform up --env dev" in out
     assert not list(dev.parent.glob(".*.tmp"))
 
 
