@@ -37,8 +37,10 @@ def preview(
     policy_pack: Path | None = None,
     on_output: Callable[[str], None] = print,
     color: str = "never",
+    pack_config: Path | None = None,
 ) -> dict[str, int]:
-    """Run the preview (with the policy pack when given); the planned operations and counts."""
+    """Run the preview (with the policy pack and its JSON config when given); the planned
+    operations and counts."""
     from pulumi import automation as auto
 
     try:
@@ -46,6 +48,7 @@ def preview(
             on_output=on_output,
             color=color,
             policy_packs=[str(policy_pack)] if policy_pack else None,
+            policy_pack_configs=[str(pack_config)] if policy_pack and pack_config else None,
         )
     except auto.errors.CommandError as err:
         lines = str(err).strip().splitlines()

@@ -8,6 +8,7 @@ stack, 3 when the pulumi CLI is missing or the stack cannot be selected.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -51,12 +52,14 @@ def cmd_preview(
         stack = stacks.select(workspace)
     except stacks.StackError as err:
         fail(one_line(str(err)), Exit.ENVIRONMENT)
+    pack_config = pack_config_file(env, workspace.work_dir) if policy_pack else None
     table = output is Output.table
     try:
         changes = preview.preview(
             stack,
             preview.POLICY_PACK if policy_pack else None,
             on_output=print if table else lambda _line: None,
+            pack_config=pack_config,
         )
     except stacks.StackError as err:
         fail(one_line(str(err)), Exit.FINDINGS)
@@ -66,3 +69,17 @@ def cmd_preview(
         print(f"preview of stack {env} (release {config.release}): {summary}")
     else:
         emit(data, output)
+
+
+def pack_config_file(env: str, work_dir: Path) -> Path:
+    """`mlplatform policy config` of `env` (checked: unknown policies are exit 2), written into
+    the generated workspace for `--policy-pack-config`."""
+    from mlplatform import stackconfig
+    from mlplatform.cli.policy import refuse_unknown, stack_config
+
+    values, _ = stackconfig.read_stack_file(env)
+    pack = stack_config(values)
+    refuse_unknown("preview", pack)
+    path = work_dir / "policy-pack-config.json"
+    path.write_text(json.dumps(pack, indent=2))
+    return path

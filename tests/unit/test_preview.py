@@ -1,6 +1,7 @@
 """`mlplatform preview`: up's workspace, backend and passphrase; no pulumi CLI is exit 3."""
 
 import shutil
+from pathlib import Path
 from types import SimpleNamespace as NS
 
 import pytest
@@ -102,3 +103,44 @@ def test_select_failure_is_exit_3(workspace, monkeypatch, capsys):
     monkeypatch.setattr(stacks, "select", broken)
     assert invoke(["preview", "--env", "dev"], cli) == 3
     assert "backend locked" in capsys.readouterr().err
+
+
+def test_policy_pack_gets_the_stacks_pack_config(workspace, monkeypatch):
+    import json
+
+    from mlplatform import stackconfig
+
+    read = stackconfig.read_stack_file
+
+    def with_mirror(env):
+        values, secure = read(env)
+        values["platform"] = {**values["platform"], "mirror": {"registry": "registry.internal/ml"}}
+        return values, secure
+
+    monkeypatch.setattr(stackconfig, "read_stack_file", with_mirror)
+    assert invoke(["preview", "--env", "dev", "--policy-pack"], cli) == 0
+    [path] = workspace.stack.calls[0]["policy_pack_configs"]
+    assert path == str(workspace.workspace.work_dir / "policy-pack-config.json")
+    assert json.loads(Path(path).read_text()) == {
+        "allowed-registries": {"registries": ["registry.internal/ml"]}
+    }
+    assert invoke(["preview", "--env", "dev"], cli) == 0
+    assert workspace.stack.calls[1]["policy_pack_configs"] is None
+
+
+def test_policy_pack_refuses_a_waiver_of_an_unknown_policy(
+    workspace, monkeypatch, tmp_path, capsys
+):
+    from mlplatform.policies import waivers
+
+    path = tmp_path / "waivers.yaml"
+    path.write_text(
+        "waivers:\n  - {policy: no-hostpath, resource: 'DaemonSet/*', reason: a reviewed "
+        "exception, reviewer: sec@example.com, expires: 2999-01-01}\n"
+    )
+    monkeypatch.setattr(waivers, "PATH", path)
+    assert invoke(["preview", "--env", "dev", "--policy-pack"], cli) == 2
+    assert "mlplatform: preview: waivers[0].policy: unknown policy 'no-hostpath'" in (
+        capsys.readouterr().err
+    )
+    assert workspace.stack.calls == []
