@@ -12,11 +12,15 @@ import copy
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from mlplatform import releases
+import yaml
+
+from mlplatform import releases, upstream
+from mlplatform import render as rendering
 from mlplatform.config import ConfigError
-from mlplatform.graph import CONFIG_GROUP, Graph, Resource
+from mlplatform.graph import CONFIG_GROUP, KUSTOMIZE, Graph, Resource
 from mlplatform.mockrun import retarget, run, stack_inputs
 
 
@@ -48,6 +52,7 @@ class UpgradePlan:
     blockers: list[str]
     changes: list[Change]
     resources: ResourceDiff | None
+    next_steps: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -132,52 +137,142 @@ def _source(component: releases.Component) -> str:
     return f"manifests x{len(s.manifest.urls) if s.manifest else 0}"
 
 
-def resource_diff(before: Graph, after: Graph) -> ResourceDiff:
+def carried_objects(
+    graph: Graph, resource: Resource, build: bool = True
+) -> dict[str, dict[str, Any]] | None:
+    """The Kubernetes objects a resource carries, by `Kind namespace/name`: a ConfigGroup's
+    `objs` and `yaml` documents (graph.objects()), a kustomize Directory's build when its
+    directory is local and `build` (with the upstream cache its remote bases are local too);
+    None for other resources (their inputs are compared instead)."""
+    if resource.type == CONFIG_GROUP:
+        return {_ref(o.obj): o.obj for o in graph.objects() if o.owner is resource}
+    directory = Path(str(resource.inputs.get("directory", "")))
+    if build and resource.type == KUSTOMIZE and directory.is_dir():
+        return {_ref(o): o for o in rendering.kustomize(resource.inputs["directory"])}
+    return None
+
+
+def resource_diff(before: Graph, after: Graph, build: bool = False) -> ResourceDiff:
+    """Resources added, removed and changed; `build`: compare kustomize builds (needs every
+    base local, i.e. the upstream cache)."""
     old = {r.urn: r for r in before.resources}
     new = {r.urn: r for r in after.resources}
     diff = ResourceDiff(added=sorted(set(new) - set(old)), removed=sorted(set(old) - set(new)))
     for urn in sorted(set(old) & set(new)):
-        what = _changed(old[urn], new[urn])
+        what = _changed(before, old[urn], after, new[urn], build)
         if what:
             diff.changed[urn] = what
     return diff
 
 
-def _changed(a: Resource, b: Resource) -> list[str]:
-    if a.type == CONFIG_GROUP:
-        objs_a = {_ref(o): o for o in a.inputs.get("objs") or []}
-        objs_b = {_ref(o): o for o in b.inputs.get("objs") or []}
+def _changed(ga: Graph, a: Resource, gb: Graph, b: Resource, build: bool) -> list[str]:
+    objs_a, objs_b = carried_objects(ga, a, build), carried_objects(gb, b, build)
+    if objs_a is not None and objs_b is not None:
         out = [f"+{r}" for r in sorted(set(objs_b) - set(objs_a))]
         out += [f"-{r}" for r in sorted(set(objs_a) - set(objs_b))]
         for r in sorted(set(objs_a) & set(objs_b)):
-            x, y = objs_a[r].get("apiVersion"), objs_b[r].get("apiVersion")
-            if x != y:
-                out.append(f"~{r} apiVersion {x} -> {y}")
-            elif objs_a[r] != objs_b[r]:
-                out.append(f"~{r}")
+            paths = field_changes(objs_a[r], objs_b[r])
+            if paths:
+                out.append(f"~{r}: {'; '.join(paths)}")
         return out
-    keys = sorted(set(a.inputs) | set(b.inputs))
     out = []
-    for key in keys:
-        x, y = a.inputs.get(key), b.inputs.get(key)
+    for key in sorted(set(a.inputs) | set(b.inputs)):
+        x, y = normalise(a.inputs.get(key)), normalise(b.inputs.get(key))
         if x == y:
             continue
-        if isinstance(x, str | int | float) and isinstance(y, str | int | float):
-            out.append(f"{key}: {x} -> {y}")
-        else:
-            out.append(f"{key} changed")
+        out += field_changes(x, y, key)
     return out
+
+
+def field_changes(a: Any, b: Any, path: str = "") -> list[str]:
+    """The field paths that differ between two values: `p: x → y` for a changed scalar,
+    `+p`/`-p` for an added/removed field, `old → new` for a field renamed with its value
+    kept, `p changed` for a reshaped list; apiVersion changes name both versions."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        gone = [k for k in a if k not in b]
+        new = [k for k in b if k not in a]
+        for k in list(gone):
+            twin = next((n for n in new if b[n] == a[k]), None)
+            if twin is not None:
+                out.append(f"{_join(path, k)} → {_join(path, twin)}")
+                gone.remove(k)
+                new.remove(twin)
+        out += [f"-{_join(path, k)}" for k in gone] + [f"+{_join(path, k)}" for k in new]
+        for k in (k for k in a if k in b):
+            if k == "apiVersion" and a[k] != b[k] and isinstance(a[k], str):
+                name = _join(path, k)
+                out.insert(0, f"{name} {a[k]} → {_short(a[k], str(b[k]))}")
+            else:
+                out += field_changes(a[k], b[k], _join(path, k))
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [
+            c
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for c in field_changes(x, y, f"{path}[{i}]")
+        ]
+    if a == b:
+        return []
+    if isinstance(a, str) and isinstance(b, str) and "\n" in a + b:
+        docs = _yaml_mapping(a), _yaml_mapping(b)  # embedded config files diff by field
+        if docs[0] is not None and docs[1] is not None:
+            return field_changes(docs[0], docs[1], f"{path}|")
+    if isinstance(a, list | dict) or isinstance(b, list | dict) or "\n" in f"{a}{b}":
+        return [f"{path} changed"]
+    return [f"{path}: {a} → {b}"]
+
+
+def _yaml_mapping(text: str) -> dict[str, Any] | None:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _join(path: str, key: str) -> str:
+    """`a.b`; after `|` (inside an embedded YAML string) no dot: `values.config|kind`."""
+    return f"{path}{key}" if path.endswith("|") else f"{path}.{key}" if path else str(key)
+
+
+def _short(before: str, after: str) -> str:
+    """`v1beta2` for kueue.x-k8s.io/v1beta1 → kueue.x-k8s.io/v1beta2 (same group)."""
+    group_a, _, _ = before.rpartition("/")
+    group_b, _, version = after.rpartition("/")
+    return version if group_a == group_b and group_a else after
+
+
+_GENERATED = re.compile(r"\S*/\.work/kustomize/[^/\s]+/[^/\s]+/[0-9a-f]{8,}")
+
+
+def normalise(value: Any) -> Any:
+    """A value with local paths spelled generically: generated kustomization dirs under
+    .work/ and the upstream cache (its charts and rewritten remote bases) carry hashes and
+    machine paths that say nothing about the upgrade."""
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    if not isinstance(value, str):
+        return value
+    text = _GENERATED.sub("<generated kustomization>", value)
+    for root in (upstream.WORK, upstream.default_dir()):
+        if root is not None:
+            text = text.replace(str(root), "<upstream>")
+    return text
 
 
 def _ref(obj: dict[str, Any]) -> str:
     md = obj.get("metadata", {})
     ns = f"{md['namespace']}/" if md.get("namespace") else ""
-    return f"{obj.get('kind')}/{ns}{md.get('name')}"
+    return f"{obj.get('kind')} {ns}{md.get('name')}"
 
 
-def plan(env: str, to_release: str) -> UpgradePlan:
-    """The upgrade plan for one environment's stack to `to_release`."""
-    plain, secrets = stack_inputs(env)
+def plan(env: str, to_release: str, from_release: str | None = None) -> UpgradePlan:
+    """The upgrade plan for one environment's stack to `to_release` (from the stack's own
+    release, or from `from_release` to rehearse an upgrade the stack is not on yet)."""
+    plain, secrets = stack_inputs(env, from_release)
     current = plain["platform"]["release"]
     target = releases.load(to_release)
     blockers: list[str] = []
@@ -189,17 +284,47 @@ def plan(env: str, to_release: str) -> UpgradePlan:
             f"Kubernetes {k8s} is outside {to_release}'s range {target.kubernetes.min}-"
             f"{target.kubernetes.max}: upgrade the cluster first"
         )
+    cache = upstream.default_dir()
+    if cache is not None:  # kustomize bases resolve locally, so their builds can be compared
+        plain["platform"]["upstreamCache"] = str(cache)
     upgraded = copy.deepcopy(plain)
     retarget(upgraded, to_release)
+    graphs: list[Graph] = []
+    for side, release, config in (("current", current, plain), ("target", to_release, upgraded)):
+        try:
+            graphs.append(run(config, stack=env, secrets=secrets))
+        except ConfigError as err:
+            blockers.extend(f"config on {release} ({side}): {normalise(p)}" for p in err.problems)
     diff = None
-    try:
-        before = run(plain, stack=env, secrets=secrets)
-        after = run(upgraded, stack=env, secrets=secrets)
-        diff = resource_diff(before, after)
-    except ConfigError as err:
-        blockers.extend(f"config on {to_release}: {p}" for p in err.problems)
+    if len(graphs) == 2:
+        try:
+            diff = resource_diff(*graphs, build=cache is not None and _can_build())
+        except rendering.RenderError as err:
+            blockers.append(f"could not build a kustomization: {normalise(str(err))}")
     changes = catalogue_changes(releases.load(current), target)
-    return UpgradePlan(env, current, to_release, blockers, changes, diff)
+    steps = next_steps(env, releases.load(current), target)
+    return UpgradePlan(env, current, to_release, blockers, changes, diff, steps)
+
+
+def _can_build() -> bool:
+    try:
+        rendering.tool("kubectl")
+    except rendering.RenderError:
+        return False
+    return True
+
+
+def next_steps(env: str, old: releases.Release, new: releases.Release) -> list[str]:
+    """What to do, in order, to carry the upgrade out."""
+    steps = [
+        f'set `release: "{new.release}"` under mlplatform:platform in stacks/Pulumi.{env}.yaml'
+    ]
+    steps.append(f"mlplatform up --env {env}")
+    for name, component in sorted(new.components.items()):
+        before = old.components.get(name)
+        if component.storage_migration and (before is None or before.apis != component.apis):
+            steps.append(f"{name}: {component.storage_migration}")
+    return steps
 
 
 def render(p: UpgradePlan, verbose: bool = False) -> str:
@@ -219,8 +344,12 @@ def render(p: UpgradePlan, verbose: bool = False) -> str:
             lines.append(f"  - {urn.split('::')[-1]} ({urn.split('::')[-2].split('$')[-1]})")
         for urn, what in r.changed.items():
             shown = what if verbose else what[:5]
-            more = f" (+{len(what) - len(shown)} more)" if len(what) > len(shown) else ""
-            lines.append(f"  ~ {urn.split('::')[-1]}: {'; '.join(shown)}{more}")
+            lines.append(f"  ~ {urn.split('::')[-1]}:")
+            lines += [f"      {w}" for w in shown]
+            if len(what) > len(shown):
+                lines.append(f"      (+{len(what) - len(shown)} more: --verbose lists them)")
+    lines.append("next steps:")
+    lines += [f"  {i}. {s}" for i, s in enumerate(p.next_steps, 1)]
     return "\n".join(lines)
 
 
@@ -234,6 +363,8 @@ def as_json(p: UpgradePlan) -> str:
             "blockers": p.blockers,
             "changes": [c.__dict__ for c in p.changes],
             "resources": p.resources.__dict__ if p.resources else None,
+            "next_steps": p.next_steps,
         },
         indent=2,
+        ensure_ascii=False,
     )

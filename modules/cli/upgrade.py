@@ -28,6 +28,15 @@ def plan(
             "--to", metavar="RELEASE", help="target platform release", callback=_check_release
         ),
     ],
+    from_release: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="RELEASE",
+            help="plan from this release instead of the stack's own (rehearse an upgrade path)",
+            callback=_check_release,
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="list every changed object")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", hidden=True, help="same as -o json (kept for scripts)")
@@ -37,7 +46,7 @@ def plan(
     """Catalogue changes, config gates and the resource diff; exit 1 when the plan is blocked."""
     from mlplatform import upgrade
 
-    result = upgrade.plan(env, to)
+    result = upgrade.plan(env, to, from_release)
     if as_json:
         output = Output.json
     if output is Output.table:

@@ -61,6 +61,10 @@ class Component(_Strict):
     integrations: list[str] = Field(
         default_factory=list, description="Kueue: job frameworks (group/kind) this version manages"
     )
+    storage_migration: str | None = Field(
+        None,
+        description="what rewrites stored objects after an upgrade to this version changes apis",
+    )
     deprecated: str | None = None
     notes: str | None = None
 
