@@ -10,6 +10,7 @@ import copy
 import gc
 import json
 import runpy
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -21,9 +22,10 @@ from pulumi.runtime.sync_await import _sync_await
 
 from mlplatform import releases
 from mlplatform.graph import Graph, Resource
-from mlplatform.stackconfig import PROJECT, ROOT, read_stack_file
+from mlplatform.stackconfig import PROJECT, ROOT, project_config, read_stack_file
 
 MAIN = ROOT / "stacks" / "__main__.py"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"
 _SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 # Stand-ins the mocks hand out for generated passwords, their bcrypt hashes and secret
@@ -37,10 +39,18 @@ STAND_INS = (STAND_IN_PASSWORD, STAND_IN_BCRYPT, STAND_IN_CONFIG_SECRET)
 class _Mocks(pulumi.runtime.Mocks):
     """Outputs echo inputs; generated secrets get a recognisable fake value."""
 
-    def __init__(self) -> None:
+    def __init__(self, stack_outputs: dict[str, dict[str, Any]] | None = None) -> None:
         self.transforms: list[Any] = []  # the last registered resource's own transforms
+        # StackReference name ("organization/<project>/<stack>") -> that stack's outputs.
+        self.stack_outputs = stack_outputs or {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if args.typ == STACK_REFERENCE:  # a read, not a registration: nothing to record
+            name = args.inputs.get("name", args.resource_id)
+            if name not in self.stack_outputs:
+                raise ValueError(f"mocks: no outputs for stack reference {name}")
+            outputs = {"name": name, "outputs": self.stack_outputs[name], "secretOutputNames": []}
+            return name, outputs
         self.transforms = list(args.transforms)
         outputs = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
@@ -101,8 +111,44 @@ def _secret_paths(value: Any, path: str) -> list[str]:
 def run(
     config: dict[str, Any], stack: str = "test", secrets: dict[str, str] | None = None
 ) -> Graph:
-    """Evaluate stacks/__main__.py with `config` (keys without `mlplatform:`); return its graph."""
-    monitor = _RecordingMonitor(_Mocks())
+    """The whole environment as one graph: the platform program with every tenant registered
+    in it (what checks and policies see, and what a single-stack environment's state holds)."""
+    from mlplatform.stackprogram import platform_program
+
+    return _evaluate(
+        lambda: platform_program(project_config(), with_tenants=True), config, stack, secrets
+    )
+
+
+def run_stack_program(
+    config: dict[str, Any],
+    stack: str,
+    secrets: dict[str, str] | None = None,
+    stack_outputs: dict[str, dict[str, Any]] | None = None,
+    exports: dict[str, Any] | None = None,
+) -> Graph:
+    """Evaluate stacks/__main__.py as stack `stack` (`<env>`: the platform alone,
+    `<env>.tenant-<name>`: one tenant, its StackReference answered from `stack_outputs`);
+    `exports` receives the stack's outputs."""
+    return _evaluate(
+        lambda: runpy.run_path(str(MAIN), run_name="__main__"),
+        config,
+        stack,
+        secrets,
+        stack_outputs,
+        exports,
+    )
+
+
+def _evaluate(
+    program: Callable[[], Any],
+    config: dict[str, Any],
+    stack: str,
+    secrets: dict[str, str] | None,
+    stack_outputs: dict[str, dict[str, Any]] | None = None,
+    exports: dict[str, Any] | None = None,
+) -> Graph:
+    monitor = _RecordingMonitor(_Mocks(stack_outputs))
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
         monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor
@@ -114,12 +160,16 @@ def run(
     settings.SETTINGS.outputs.clear()
     thresholds = gc.get_threshold()  # the program tunes the GC for itself; restore ours
     try:
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(MAIN), run_name="__main__")))
+        _sync_await(run_pulumi_func(program))
     except Exception as err:
         err.graph = Graph(monitor.recorded)  # type: ignore[attr-defined]  # what got registered
         raise
     finally:
         gc.set_threshold(*thresholds)
+    if exports is not None:  # the root Stack registers them only when a real run finishes
+        root = settings.get_root_resource()
+        outputs = getattr(root, "outputs", {})
+        exports.update(_sync_await(pulumi.Output.from_input(outputs).future()) or {})
     return Graph(monitor.recorded, transforms=monitor.get_registered_transforms())
 
 

@@ -163,6 +163,27 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
         if component is not None:
             built[name] = component
 
-    # Tenants: their objects need Kueue's and Istio's CRDs, the tenant roles and MinIO.
+    # Tenants: their objects need Kueue's and Istio's CRDs, the tenant roles and MinIO. A
+    # platform stack registers none (each tenant has its own stack, see tenant_outputs); the
+    # cluster-wide admission policy is still registered here.
     build_tenants(ctx, tenants, depends_on=[kueue, istio, minio, rbac])
     return built
+
+
+TENANT_PREREQUISITES = ("kueue", "istio", "minio", "rbac")
+
+
+def tenant_outputs(config: PlatformConfig, built: dict[str, pulumi.Resource]) -> dict[str, Any]:
+    """The platform stack outputs every tenant stack reads (tenancy.tenant.PLATFORM_OUTPUTS).
+
+    Stack outputs are written when the platform's update completes, so a tenant stack seeing
+    `tenantsReady: true` for its release runs after the pieces its objects need exist.
+    """
+    before = [built[name].urn for name in TENANT_PREREQUISITES if name in built]
+    return {
+        "kubeconfig": config.cluster.kubeconfig,
+        "context": config.cluster.context,
+        "release": config.release,
+        "components": sorted(built),
+        "tenantsReady": pulumi.Output.all(*before).apply(lambda _: True),
+    }

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from mlplatform.cluster import ROOT
+from mlplatform.tenancy.stacks import tenant_stack_name
 
 if TYPE_CHECKING:
     from pulumi import automation as auto
@@ -70,6 +71,11 @@ class Workspace:
     env: str
     work_dir: Path
     env_vars: dict[str, str]
+    tenant: str | None = None  # a tenant's own stack `<env>.tenant-<name>`
+
+    @property
+    def stack_name(self) -> str:
+        return tenant_stack_name(self.env, self.tenant) if self.tenant else self.env
 
 
 def ensure_passphrase_file(path: Path) -> Path:
@@ -108,13 +114,18 @@ def project_document(layout: Layout, work_dir: Path) -> dict[str, Any]:
     return doc
 
 
-def stack_document(layout: Layout, env: str) -> dict[str, Any]:
-    """The tracked stack file, plus the secrets-provider keys of the previous generated copy."""
+def stack_document(layout: Layout, env: str, stack_name: str | None = None) -> dict[str, Any]:
+    """The tracked stack file, plus the secrets-provider keys of the previous generated copy.
+
+    A tenant stack (`stack_name` `<env>.tenant-<name>`) gets the same file: its program reads
+    its own entry of `mlplatform:tenants` by name.
+    """
+    stack_name = stack_name or env
     source = layout.stack_file(env)
     if not source.is_file():
         raise StackError(f"no stack file {source}")
     doc = yaml.safe_load(source.read_text()) or {}
-    previous = layout.work_dir(env) / f"Pulumi.{env}.yaml"
+    previous = layout.work_dir(stack_name) / f"Pulumi.{stack_name}.yaml"
     if previous.is_file() and not any(key in doc for key in _SECRETS_KEYS):
         old = yaml.safe_load(previous.read_text()) or {}
         doc.update({key: old[key] for key in _SECRETS_KEYS if key in old})
@@ -126,18 +137,21 @@ def prepare(
     layout: Layout | None = None,
     environ: Mapping[str, str] = os.environ,
     kubeconfig: Path | None = None,
+    tenant: str | None = None,
 ) -> Workspace:
-    """Write the generated workspace for `env` and return it with the variables Pulumi needs."""
+    """Write the generated workspace for `env` (or for its tenant `tenant`'s own stack: same
+    project, backend and passphrase) and return it with the variables Pulumi needs."""
     layout = layout or Layout()
-    work_dir = layout.work_dir(env)
-    stack = stack_document(layout, env)
+    name = tenant_stack_name(env, tenant) if tenant else env
+    work_dir = layout.work_dir(name)
+    stack = stack_document(layout, env, name)
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "Pulumi.yaml").write_text(yaml.safe_dump(project_document(layout, work_dir)))
-    (work_dir / f"Pulumi.{env}.yaml").write_text(yaml.safe_dump(stack, sort_keys=False))
+    (work_dir / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(stack, sort_keys=False))
     env_vars = {"PULUMI_SKIP_UPDATE_CHECK": "true", **passphrase_env(environ, layout)}
     if kubeconfig:
         env_vars["KUBECONFIG"] = str(kubeconfig)
-    return Workspace(env, work_dir, env_vars)
+    return Workspace(env, work_dir, env_vars, tenant)
 
 
 def select(ws: Workspace) -> auto.Stack:
@@ -146,9 +160,11 @@ def select(ws: Workspace) -> auto.Stack:
 
     opts = auto.LocalWorkspaceOptions(env_vars=ws.env_vars, secrets_provider="passphrase")
     try:
-        return auto.create_or_select_stack(stack_name=ws.env, work_dir=str(ws.work_dir), opts=opts)
+        return auto.create_or_select_stack(
+            stack_name=ws.stack_name, work_dir=str(ws.work_dir), opts=opts
+        )
     except (auto.errors.CommandError, auto.errors.InvalidVersionError, OSError) as err:
-        raise StackError(f"selecting stack {ws.env} failed: {_tail(err)}") from err
+        raise StackError(f"selecting stack {ws.stack_name} failed: {_tail(err)}") from err
 
 
 def _color() -> str:
@@ -203,5 +219,5 @@ def remove(stack: auto.Stack) -> None:
 def show_secrets_command(ws: Workspace) -> str:
     """The shell line that prints the stack outputs, generated passwords included."""
     prefix = " ".join(f"{k}={v}" for k, v in ws.env_vars.items() if k in PASSPHRASE_VARS)
-    command = f"pulumi stack output --stack {ws.env} --show-secrets"
+    command = f"pulumi stack output --stack {ws.stack_name} --show-secrets"
     return f"cd {ws.work_dir} && {prefix} {command}" if prefix else f"cd {ws.work_dir} && {command}"

@@ -17,10 +17,12 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from mlplatform.component import Context, PlatformComponent
+from mlplatform.config import PlatformConfig
 from mlplatform.kueue_objects import PRIORITY_LABEL
 from mlplatform.manifests import Obj, meta
 from mlplatform.tenancy import objects, storage
 from mlplatform.tenancy.spec import TenantSpec
+from mlplatform.tenancy.stacks import platform_reference
 
 ADMISSION_POLICY = "mlplatform-tenant-priorities"
 # Job kinds users submit to their queue (Kueue copies the label onto the Workload).
@@ -153,3 +155,37 @@ def build_tenants(
     if ctx.config.components.kueue.enabled:
         before.append(TenantAdmission(ctx))
     return [Tenant(ctx, spec, depends_on=before) for spec in tenants]
+
+
+def _checked(values: list[object], release: str, tenant: str) -> object:
+    ready, deployed, kubeconfig = values
+    if ready is not True:
+        raise ValueError(
+            f"tenant {tenant}: the platform stack exports no tenantsReady=true; "
+            "bring the platform up first (mlplatform up)"
+        )
+    if deployed != release:
+        raise ValueError(
+            f"tenant {tenant}: the platform runs release {deployed}, the stack file says "
+            f"{release}; bring the platform up first"
+        )
+    return kubeconfig
+
+
+def build_tenant_stack(config: PlatformConfig, spec: TenantSpec, project: str, env: str) -> Tenant:
+    """One tenant on its own stack: provider settings and readiness from the platform stack.
+
+    The provider is named `k8s` like the platform's, so that `pulumi state move` of a tenant out
+    of a single-stack environment lands on an identical provider (no replacement).
+    """
+    ref = pulumi.StackReference(platform_reference(project, env))
+    kubeconfig = pulumi.Output.all(
+        ref.get_output("tenantsReady"), ref.get_output("release"), ref.get_output("kubeconfig")
+    ).apply(lambda v: _checked(v, config.release, spec.name))
+    provider = k8s.Provider(
+        "k8s",
+        kubeconfig=kubeconfig,
+        context=ref.get_output("context"),
+        enable_server_side_apply=True,
+    )
+    return Tenant(Context(config, provider), spec)
