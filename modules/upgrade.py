@@ -284,6 +284,8 @@ def plan(env: str, to_release: str, from_release: str | None = None) -> UpgradeP
             f"Kubernetes {k8s} is outside {to_release}'s range {target.kubernetes.min}-"
             f"{target.kubernetes.max}: upgrade the cluster first"
         )
+    blockers += [f"{to_release}: {v}" for v in releases.violations(target)]
+    blockers += [f"on {to_release}, {p}" for p in releases.kubernetes_problems(target, k8s)]
     cache = upstream.default_dir()
     if cache is not None:  # kustomize bases resolve locally, so their builds can be compared
         plain["platform"]["upstreamCache"] = str(cache)

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 _DIR = Path(__file__).parent
@@ -117,6 +119,96 @@ class Release(_Strict):
             raise KeyError(f"release {self.release} does not ship {name}") from None
 
 
+class Pin(_Strict):
+    component: ComponentName
+    versions: str = Field(description="PEP 440 specifiers, e.g. '>=0.14.5,<0.17.0'")
+
+    def matches(self, version: str) -> bool:
+        return SpecifierSet(self.versions).contains(Version(version.lstrip("v")), True)
+
+
+class Constraint(_Strict):
+    """A cross-component fact: when `when` holds, `requires` and `kubernetes` must too."""
+
+    name: str
+    when: Pin
+    requires: Pin | None = None
+    kubernetes: KubernetesRange | None = None
+    trainjob_field: str | None = Field(
+        None, description="Kueue: the TrainJob spec field this Kueue writes on admission"
+    )
+    source: str = Field(min_length=1, description="where the fact was read")
+
+    def violations(self, release: Release) -> list[str]:
+        """How `release`'s own pins break this constraint (empty: they don't)."""
+        pinned = release.components.get(self.when.component)
+        if pinned is None or not self.when.matches(pinned.version):
+            return []
+        out = []
+        subject = f"{self.when.component} {pinned.version}"
+        other = self.requires and release.components.get(self.requires.component)
+        if self.requires and other and not self.requires.matches(other.version):
+            out.append(
+                f"{subject} needs {self.requires.component} {self.requires.versions}, "
+                f"pinned {other.version}"
+            )
+        k8s, own = self.kubernetes, release.kubernetes
+        if k8s and not (k8s.contains(own.min) and k8s.contains(own.max)):
+            out.append(
+                f"{subject} supports Kubernetes {k8s.min}-{k8s.max}; the release allows "
+                f"{own.min}-{own.max}"
+            )
+        return [f"{v} ({self.name}: {self.source})" for v in out]
+
+    def kubernetes_problem(self, release: Release, version: str) -> str | None:
+        """Why a cluster at Kubernetes `version` is unsupported by this release's pin."""
+        pinned = release.components.get(self.when.component)
+        if not self.kubernetes or pinned is None or not self.when.matches(pinned.version):
+            return None
+        if self.kubernetes.contains(version):
+            return None
+        k8s = self.kubernetes
+        return (
+            f"{self.when.component} {pinned.version} supports Kubernetes {k8s.min}-{k8s.max}, "
+            f"not {version} ({self.source})"
+        )
+
+
+class _Constraints(_Strict):
+    constraints: list[Constraint]
+
+
+CONSTRAINTS_FILE = _DIR / "constraints.yaml"
+
+
+@cache
+def constraints() -> tuple[Constraint, ...]:
+    """The catalogue's cross-component constraints (constraints.yaml)."""
+    try:
+        doc = _Constraints.model_validate(yaml.safe_load(CONSTRAINTS_FILE.read_text()))
+    except ValidationError as err:
+        raise ValueError(f"{CONSTRAINTS_FILE.name} is invalid:\n{err}") from err
+    return tuple(doc.constraints)
+
+
+def violations(release: Release) -> list[str]:
+    """Every constraint `release`'s pins break."""
+    return [v for c in constraints() for v in c.violations(release)]
+
+
+def kubernetes_problems(release: Release, version: str) -> list[str]:
+    """Why `release`'s components do not support a cluster at Kubernetes `version`."""
+    return [p for c in constraints() if (p := c.kubernetes_problem(release, version))]
+
+
+def trainjob_field(kueue_version: str) -> str:
+    """The TrainJob spec field Kueue `kueue_version` writes (from the constraints)."""
+    for c in constraints():
+        if c.trainjob_field and c.when.component == "kueue" and c.when.matches(kueue_version):
+            return c.trainjob_field
+    raise KeyError(f"the catalogue states no TrainJob field for Kueue {kueue_version}")
+
+
 def _minor(version: str) -> tuple[int, int]:
     major, minor = version.lstrip("v").split(".")[:2]
     return int(major), int(minor)
@@ -124,18 +216,30 @@ def _minor(version: str) -> tuple[int, int]:
 
 def available() -> list[str]:
     """Release names, oldest first."""
-    return sorted((p.stem for p in _DIR.glob("*.yaml")), key=lambda r: _minor(r))
+    names = (p.stem for p in _DIR.glob("*.yaml") if p != CONSTRAINTS_FILE)
+    return sorted(names, key=lambda r: _minor(r))
 
 
 @cache
 def load(name: str) -> Release:
     path = _DIR / f"{name}.yaml"
-    if not path.is_file():
+    if not path.is_file() or path == CONSTRAINTS_FILE:
         raise KeyError(f"unknown platform release {name!r}; the catalogue has {available()}")
+    return load_file(path, name)
+
+
+def load_file(path: Path, name: str) -> Release:
+    """A release file, validated: its schema, its name, and the catalogue's constraints."""
     try:
         release = Release.model_validate(yaml.safe_load(path.read_text()))
     except ValidationError as err:
         raise ValueError(f"release catalogue file {path.name} is invalid:\n{err}") from err
     if release.release != name:
         raise ValueError(f"{path.name} declares release {release.release!r}; rename one of them")
+    broken = violations(release)
+    if broken:
+        raise ValueError(
+            f"release {name} ({path.name}) breaks the catalogue's constraints:\n  "
+            + "\n  ".join(broken)
+        )
     return release

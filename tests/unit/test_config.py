@@ -50,7 +50,7 @@ BAD = {
     ),
     "kubernetes outside release range": (
         _set("platform.kubernetesVersion", "1.29"),
-        "kubernetesVersion 1.29 is outside release 1.11's supported range 1.33-1.35",
+        "kubernetesVersion 1.29 is outside release 1.11's supported range 1.33-1.34",
     ),
     "kubernetes version not minor form": (
         _set("platform.kubernetesVersion", "v1.33.1"),

@@ -35,7 +35,7 @@ def test_plan_blocks_when_kubernetes_is_outside_the_target_range():
     p = plan("dev", "26.03")
     assert not p.ok
     assert p.blockers == [
-        "Kubernetes 1.33 is outside 26.03's range 1.34-1.36: upgrade the cluster first"
+        "Kubernetes 1.33 is outside 26.03's range 1.34-1.35: upgrade the cluster first"
     ]
     changed = {urn.split("::")[-1]: what for urn, what in p.resources.changed.items()}
     assert "version: 0.14.8 → 0.16.1" in changed["kueue"]

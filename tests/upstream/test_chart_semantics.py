@@ -44,17 +44,6 @@ cases = pytest.mark.parametrize(("env", "release"), CASES, ids=CASE_IDS)
 RELEASES = releases.available()
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 
-# The TrainJob spec field Kueue's TrainJob integration writes the admitted flavors' node
-# selectors and tolerations into (kubernetes-sigs/kueue pkg/controller/jobs/trainjob/
-# trainjob_controller.go, RunWithPodSetsInfo), by Kueue version (go.mod's kubeflow/trainer):
-# v0.14.0-v0.14.4 Trainer v2.0.1, podSpecOverrides; v0.14.5-v0.16.9 Trainer v2.1.0,
-# podTemplateOverrides (#7755, "update Trainer to v2.1.0"); v0.17.0+ Trainer v2.2,
-# runtimePatches (#11931: Trainer 2.1 + Kueue 0.17 never starts admitted TrainJobs).
-KUEUE_TRAINJOB_FIELD = (
-    ((0, 14, 0), "podSpecOverrides"),
-    ((0, 14, 5), "podTemplateOverrides"),
-    ((0, 17, 0), "runtimePatches"),
-)
 TRAINJOB = "trainer.kubeflow.org/trainjob"
 
 
@@ -197,7 +186,9 @@ def _containers(objs: list[Obj]) -> list[Obj]:
 
 
 def kueue_trainjob_field(kueue_version: str) -> str:
-    return [f for since, f in KUEUE_TRAINJOB_FIELD if version_tuple(kueue_version) >= since][-1]
+    """The TrainJob field Kueue writes on admission: the catalogue's constraints.yaml states
+    it per Kueue version, with its upstream source."""
+    return releases.trainjob_field(kueue_version)
 
 
 def test_kueue_trainjob_field_table():
