@@ -174,7 +174,7 @@ TENANT_PREREQUISITES = ("kueue", "istio", "minio", "rbac")
 
 
 def tenant_outputs(config: PlatformConfig, built: dict[str, pulumi.Resource]) -> dict[str, Any]:
-    """The platform stack outputs every tenant stack reads (tenancy.tenant.PLATFORM_OUTPUTS).
+    """The platform stack outputs every tenant stack reads (tenancy.stacks.PLATFORM_OUTPUTS).
 
     Stack outputs are written when the platform's update completes, so a tenant stack seeing
     `tenantsReady: true` for its release runs after the pieces its objects need exist.

@@ -24,6 +24,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from mlplatform.cli import tenant_stacks
 from mlplatform.cli.app import (
     DryRunOption,
     EnvOption,
@@ -50,6 +51,7 @@ def register(app: typer.Typer) -> None:
     group.command("remove")(cmd_remove)
     group.command("list")(cmd_list)
     group.command("show")(cmd_show)
+    tenant_stacks.add_commands(group)
     app.add_typer(group)
 
 
@@ -420,15 +422,25 @@ def cmd_remove(
         validate(new_text)
     except ConfigError as err:
         _fail(err.problems, path)
-    print(f"removing tenant {name} from {env} deletes, after `mlplatform up`:")
+    from mlplatform.cluster import lifecycle
+    from mlplatform.cluster.stack import StackError
+
+    own_stack = lifecycle.tenant_stack_exists(env, name)
+    when = f"destroying its stack {env}.tenant-{name}" if own_stack else "after `mlplatform up`"
+    print(f"removing tenant {name} from {env} deletes, {when}:")
     print_loss(tenant)
     if dry_run:
         print(f"dry run: {path.name} not written")
         return
     if not yes:
         confirm(name, "the tenant name", path)
+    if own_stack:  # destroyed before the entry goes: a failure leaves both as they were
+        try:
+            lifecycle.destroy_tenant(env, name, out=lambda _: None)
+        except StackError as err:
+            fail(f"pulumi: {one_line(str(err))}", Exit.FINDINGS)
     write_atomically(path, new_text)
-    print(f"wrote {path}\nnext: mlplatform up --env {env}")
+    print(f"wrote {path}" if own_stack else f"wrote {path}\nnext: mlplatform up --env {env}")
 
 
 def print_loss(tenant: Any) -> None:

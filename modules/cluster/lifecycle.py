@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,7 @@ from mlplatform.cluster.tools import search_path
 from mlplatform.config import PlatformConfig
 from mlplatform.platform import Stack, load_config
 from mlplatform.stackconfig import read_stack_file
+from mlplatform.tenancy.stacks import migration_plan, tenant_stack_name
 
 if TYPE_CHECKING:
     from pulumi import automation as auto
@@ -129,10 +132,34 @@ def _bring_up(dep: Deployment, kind: bool, out: Printer) -> None:
     else:
         check_context(config, dep.kubeconfig)
     dep.stack = stacks.select(dep.workspace)
+    left = migration_plan(dep.env, [r["urn"] for r in _resources(dep.stack)])
+    if left:  # the platform program registers no tenant: an up now would delete them
+        raise stacks.StackError(
+            f"stack {dep.env} still holds {len(left)} tenants; move them to their own stacks "
+            f"first: mlplatform tenant migrate --env {dep.env}"
+        )
     out(f"pulumi up of stack {dep.env} (state: {stacks.Layout().backend_url})")
     dep.outputs = stacks.up(dep.stack, out)
     out("checking idempotency: a second preview must plan no change")
     stacks.check_idempotent(dep.stack, out)
+    names = tenant_names(dep.env)
+    if names:  # each tenant on its own stack, once the platform's outputs say it is ready
+        out(f"pulumi up of {len(names)} tenant stacks ({dep.env}.tenant-<name>)")
+        errors = up_tenants(dep.env, names, kubeconfig=dep.kubeconfig)
+        if errors:
+            failed = "; ".join(f"{n}: {e.splitlines()[-1] if e else ''}" for n, e in errors.items())
+            raise stacks.StackError(f"{len(errors)} tenant stacks failed: {failed}")
+
+
+def _resources(stack: auto.Stack) -> list[dict[str, Any]]:
+    """The resources of a stack's state (none for a new stack)."""
+    from pulumi import automation as auto
+
+    try:
+        deployment = stack.export_stack().deployment or {}
+    except auto.errors.CommandError as err:
+        raise stacks.StackError(f"reading the state of {stack.name} failed: {err}") from err
+    return list(deployment.get("resources") or [])
 
 
 def collect_logs(dep: Deployment, out: Printer = print) -> Path | None:
@@ -156,9 +183,87 @@ def tear_down(dep: Deployment, *, keep_cluster: bool, out: Printer = print) -> N
     from the backend instead of destroyed object by object.
     """
     stack = dep.stack or stacks.select(dep.workspace)
+    deleting = bool(dep.cluster and not keep_cluster and dep.cluster.exists())
+    for name in existing_tenant_stacks(dep.env):  # tenants first: they live on the platform
+        tenant = stacks.select(stacks.prepare(dep.env, kubeconfig=dep.kubeconfig, tenant=name))
+        if deleting:
+            stacks.remove(tenant)
+        else:
+            stacks.destroy(tenant, out)
     if dep.cluster and not keep_cluster and dep.cluster.exists():
         out(f"deleting kind cluster {dep.cluster.name} and removing stack {dep.env}")
         dep.cluster.delete()
         stacks.remove(stack)
         return
     stacks.destroy(stack, out)
+
+
+# --- tenant stacks ----------------------------------------------------------------------
+
+
+def tenant_names(env: str) -> list[str]:
+    """The tenants of `env`'s stack file, in file order."""
+    values, _ = read_stack_file(env)
+    return [t["name"] for t in values.get("tenants") or [] if isinstance(t, dict) and "name" in t]
+
+
+def tenant_stack_exists(env: str, name: str, layout: stacks.Layout | None = None) -> bool:
+    """Whether the file backend holds `<env>.tenant-<name>`: `.pulumi/stacks/<project>/<stack>
+    .json` (project-scoped layout) or `.pulumi/stacks/<stack>.json` (legacy), maybe gzipped."""
+    return bool(existing_tenant_stacks(env, layout, name))
+
+
+def existing_tenant_stacks(
+    env: str, layout: stacks.Layout | None = None, name: str = "*"
+) -> list[str]:
+    """Tenant names of the tenant stacks of `env` in the file backend."""
+    layout = layout or stacks.Layout()
+    root = layout.state_dir / ".pulumi" / "stacks"
+    project = layout.project().get("name", "")
+    prefix = tenant_stack_name(env, "")
+    found = set()
+    for where in (root / project, root):
+        for path in where.glob(f"{tenant_stack_name(env, name)}.json*"):
+            if path.name.endswith((".json", ".json.gz")):
+                found.add(path.name.split(".json")[0].removeprefix(prefix))
+    return sorted(found)
+
+
+def up_tenant(env: str, name: str, kubeconfig: Path | None = None, out: Printer = print) -> None:
+    """`pulumi up` of one tenant's stack (raises StackError)."""
+    ws = stacks.prepare(env, kubeconfig=kubeconfig, tenant=name)
+    stacks.up(stacks.select(ws), out)
+
+
+def up_tenants(
+    env: str,
+    names: list[str],
+    *,
+    parallel: int = 4,
+    kubeconfig: Path | None = None,
+    on_done: Callable[[str, str | None], None] = lambda name, error: None,
+) -> dict[str, str]:
+    """Every named tenant stack up, `parallel` at a time; returns name -> error of the failed."""
+    errors: dict[str, str] = {}
+
+    def one(name: str) -> None:
+        try:
+            up_tenant(env, name, kubeconfig, out=lambda _: None)
+        except stacks.StackError as err:
+            errors[name] = str(err)
+        on_done(name, errors.get(name))
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        list(pool.map(one, names))
+    return errors
+
+
+def destroy_tenant(
+    env: str, name: str, kubeconfig: Path | None = None, out: Printer = print
+) -> bool:
+    """Destroy and remove `<env>.tenant-<name>` when it exists; False when there was none."""
+    if not tenant_stack_exists(env, name):
+        return False
+    ws = stacks.prepare(env, kubeconfig=kubeconfig, tenant=name)
+    stacks.destroy(stacks.select(ws), out)
+    return True
