@@ -3,6 +3,9 @@
 Usage: .venv/bin/python benchmarks/tenants.py [--counts 10 100 1000]
 Prints wall and CPU time and registered resources per count, then t(max)/t(10x fewer).
 Targets: 1,000 tenants in under 10 s, and linear growth (t(1000)/t(100) at most about 11).
+Then one stack per tenant at the largest count: the platform stack's resources (the same as
+with 0 tenants), one tenant stack's evaluation (target <= 1 s) and `mlplatform tenant add` of
+one more tenant plus evaluating its stack (target < 2 s).
 CPU time is what the program costs; wall time also counts whatever else the box is running.
 """
 
@@ -18,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 LIMIT_S = 10.0
 RATIO_LIMIT = 11.0
+TENANT_STACK_LIMIT_S = 1.0
+ADD_AND_EVALUATE_LIMIT_S = 2.0
 
 
 def generated(n: int, config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -75,7 +80,67 @@ def main() -> int:
     if top >= 1000 and times[top] >= LIMIT_S:
         ok = False
         print(f"{top} tenants took {times[top]:.2f}s (limit {LIMIT_S}s)")
-    return 0 if ok else 1
+    return 0 if per_tenant_stacks(top, config, secrets) and ok else 1
+
+
+def per_tenant_stacks(n: int, config: dict[str, Any], secrets: dict[str, str]) -> bool:
+    """Platform stack resources at 0 and `n` tenants, one tenant stack, and add + evaluate."""
+    import tempfile
+
+    import yaml
+
+    from mlplatform.cli import main as cli_main
+    from mlplatform.cli import tenant as tenant_cli
+    from mlplatform.mockrun import run_stack_program
+    from mlplatform.stackconfig import PROJECT, stack_file
+    from mlplatform.tenancy.stacks import platform_reference, tenant_stack_name
+
+    tenants = generated(n, config)
+    empty = run_stack_program({**config, "tenants": []}, "prod", secrets)
+    outputs: dict[str, Any] = {}
+    full = run_stack_program({**config, "tenants": tenants}, "prod", secrets, exports=outputs)
+    refs = {platform_reference(PROJECT, "prod"): outputs}
+    print(f"platform stack resources: {len(empty.resources)} (0 tenants), "
+          f"{len(full.resources)} ({n} tenants)")  # fmt: skip
+    last = tenants[-1]["name"]
+    best = min(
+        _timed(lambda: run_stack_program({**config, "tenants": tenants},
+                                         tenant_stack_name("prod", last), secrets, refs))
+        for _ in range(3)
+    )  # fmt: skip
+    print(f"one tenant stack among {n}: {best:.3f}s (limit {TENANT_STACK_LIMIT_S}s)")
+
+    doc = yaml.safe_load(stack_file("prod").read_text())
+    doc["config"][f"{PROJECT}:tenants"] = tenants
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "Pulumi.prod.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        original, tenant_cli.stack_file = tenant_cli.stack_file, lambda env: path
+        try:
+            start = time.perf_counter()
+            code = cli_main(["tenant", "add", "--env", "prod", "bench-new",
+                             "--owner", "new@example.com"])  # fmt: skip
+            values = yaml.safe_load(path.read_text())["config"]
+            plain = {k.partition(":")[2]: v for k, v in values.items()
+                     if not (isinstance(v, dict) and set(v) == {"secure"})}  # fmt: skip
+            graph = run_stack_program(plain, tenant_stack_name("prod", "bench-new"), secrets, refs)
+            added = time.perf_counter() - start
+        finally:
+            tenant_cli.stack_file = original
+    print(f"tenant add + its stack among {n}: {added:.3f}s (limit {ADD_AND_EVALUATE_LIMIT_S}s), "
+          f"{len(graph.resources)} resources")  # fmt: skip
+    return (
+        code == 0
+        and len(empty.resources) == len(full.resources)
+        and best <= TENANT_STACK_LIMIT_S
+        and added < ADD_AND_EVALUATE_LIMIT_S
+    )
+
+
+def _timed(fn: Any) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 if __name__ == "__main__":

@@ -153,3 +153,30 @@ def test_platform_up_refuses_a_stack_still_holding_tenants(monkeypatch, tmp_path
     monkeypatch.setattr(stacks, "select", lambda ws: _FakeStack([]))
     lifecycle._bring_up(dep, kind=False, out=lambda _: None)
     assert ups == ["dev"]
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_add_appends_as_text_exactly_as_the_round_trip_would(env):
+    """`tenant add` at 1,000 tenants must not round-trip the file through ruamel (seconds):
+    the text append gives the same bytes as the round trip."""
+    from ruamel.yaml.comments import CommentedMap
+
+    text = stack_file(env).read_text()
+    entry = CommentedMap(name="team-z", owners=["z@example.com"], kueue={"quota": {"cpu": {}}})
+    doc = cli._yaml().load(text)
+    cli.tenants_of(doc).append(entry)
+    assert cli.appended(text, entry) == cli.dump(doc)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "config:\n  mlplatform:tenants: []\n",  # flow style: the round trip handles it
+        "config:\n  mlplatform:platform: {}\n",  # no list yet
+        "config:\n  mlplatform:tenants:\n    # none yet\n  mlplatform:platform: {}\n",  # null
+    ],
+)
+def test_add_falls_back_to_the_round_trip(text):
+    from ruamel.yaml.comments import CommentedMap
+
+    assert cli.appended(text, CommentedMap(name="b", owners=["b@example.com"])) is None
