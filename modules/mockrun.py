@@ -23,6 +23,7 @@ from pulumi.runtime.sync_await import _sync_await
 from mlplatform import releases
 from mlplatform.graph import Graph, Resource
 from mlplatform.stackconfig import PROJECT, ROOT, project_config, read_stack_file
+from mlplatform.tenancy.stacks import DIY_ORGANIZATION
 
 MAIN = ROOT / "stacks" / "__main__.py"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
@@ -151,7 +152,12 @@ def _evaluate(
     monitor = _RecordingMonitor(_Mocks(stack_outputs))
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
-        monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor
+        monitor.mocks,
+        project=PROJECT,
+        stack=stack,
+        preview=False,
+        monitor=monitor,
+        organization=DIY_ORGANIZATION,  # what `up` on the file backend sees
     )
     values = {f"{PROJECT}:{k}": json.dumps(v) for k, v in config.items()}
     values.update({f"{PROJECT}:{k}": v for k, v in (secrets or {}).items()})

@@ -26,10 +26,14 @@ def parse_stack_name(stack: str) -> tuple[str, str | None]:
     return (env, tenant) if mark and env and tenant else (stack, None)
 
 
-def platform_reference(project: str, env: str) -> str:
-    """The platform stack as a StackReference names it on the file (DIY) backend, whose only
-    organization is literally `organization` (pulumi docs, "State and Backends": DIY backend)."""
-    return f"organization/{project}/{env}"
+# The DIY (file) backend's only organization (what pulumi.get_organization() returns there).
+DIY_ORGANIZATION = "organization"
+
+
+def platform_reference(project: str, env: str, organization: str = DIY_ORGANIZATION) -> str:
+    """The platform stack as a StackReference names it: `<organization>/<project>/<stack>`
+    (pulumi/pulumi tests/integration/stack_reference: getOrganization()/getProject()/getStack())."""
+    return f"{organization}/{project}/{env}"
 
 
 @dataclass(frozen=True)

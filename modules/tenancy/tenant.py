@@ -22,7 +22,7 @@ from mlplatform.kueue_objects import PRIORITY_LABEL
 from mlplatform.manifests import Obj, meta
 from mlplatform.tenancy import objects, storage
 from mlplatform.tenancy.spec import TenantSpec
-from mlplatform.tenancy.stacks import platform_reference
+from mlplatform.tenancy.stacks import DIY_ORGANIZATION, platform_reference
 
 ADMISSION_POLICY = "mlplatform-tenant-priorities"
 # Job kinds users submit to their queue (Kueue copies the label onto the Workload).
@@ -178,7 +178,8 @@ def build_tenant_stack(config: PlatformConfig, spec: TenantSpec, project: str, e
     The provider is named `k8s` like the platform's, so that `pulumi state move` of a tenant out
     of a single-stack environment lands on an identical provider (no replacement).
     """
-    ref = pulumi.StackReference(platform_reference(project, env))
+    organization = pulumi.get_organization() or DIY_ORGANIZATION
+    ref = pulumi.StackReference(platform_reference(project, env, organization))
     kubeconfig = pulumi.Output.all(
         ref.get_output("tenantsReady"), ref.get_output("release"), ref.get_output("kubeconfig")
     ).apply(lambda v: _checked(v, config.release, spec.name))
