@@ -180,3 +180,22 @@ def test_add_falls_back_to_the_round_trip(text):
     from ruamel.yaml.comments import CommentedMap
 
     assert cli.appended(text, CommentedMap(name="b", owners=["b@example.com"])) is None
+
+
+def test_tenant_workspace_shares_backend_passphrase_and_stack_file(tmp_path):
+    root = Path(stacks.ROOT)
+    shutil.copy(root / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "stacks").mkdir()
+    shutil.copy(root / "stacks" / "Pulumi.dev.yaml", tmp_path / "stacks" / "Pulumi.dev.yaml")
+    layout = stacks.Layout(tmp_path)
+    platform = stacks.prepare("dev", layout, environ={})
+    tenant = stacks.prepare("dev", layout, environ={}, tenant="team-a")
+    assert (platform.stack_name, tenant.stack_name) == ("dev", "dev.tenant-team-a")
+    assert tenant.work_dir == tmp_path / ".pulumi-state" / "workspaces" / "dev.tenant-team-a"
+    assert tenant.env_vars == platform.env_vars  # same passphrase file
+    assert yaml.safe_load((tenant.work_dir / "Pulumi.yaml").read_text()) == yaml.safe_load(
+        (platform.work_dir / "Pulumi.yaml").read_text()
+    )  # same project (name, main, backend)
+    copied = yaml.safe_load((tenant.work_dir / "Pulumi.dev.tenant-team-a.yaml").read_text())
+    assert copied == yaml.safe_load((tmp_path / "stacks" / "Pulumi.dev.yaml").read_text())
+    assert "dev.tenant-team-a" in stacks.show_secrets_command(tenant)
