@@ -97,7 +97,8 @@ def platform_urns(env: str) -> list[str]:
 
 
 def move(env: str, step: Move, pulumi: str) -> None:
-    """Create the tenant stack, then `pulumi state move` its Tenant from the platform stack."""
+    """Create the tenant stack, then `pulumi state move` its Tenant from the platform stack
+    (the CLI in the platform's workspace: the Python Automation API has no state move)."""
     from mlplatform.cluster import stack as stacks
 
     stacks.select(stacks.prepare(env, tenant=step.tenant))
