@@ -30,6 +30,11 @@ if TYPE_CHECKING:
     from pulumi import automation as auto
 
 PASSPHRASE_VARS = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
+# Every platform and tenant stack on the file backend, which rewrites the whole checkpoint
+# once per resource step (pulumi/pulumi#10960, #14967): gzip'd state (`<stack>.json.gz`,
+# pulumi/pulumi#9610; several times smaller, so each rewrite costs less I/O), no update check
+# per run. Checkpoints are NOT skipped (PULUMI_SKIP_CHECKPOINTS): a crash would lose state.
+STATE_HYGIENE = {"PULUMI_SELF_MANAGED_STATE_GZIP": "true", "PULUMI_SKIP_UPDATE_CHECK": "true"}
 _SECRETS_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
 Printer = Callable[[str], None]
 
@@ -148,7 +153,7 @@ def prepare(
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "Pulumi.yaml").write_text(yaml.safe_dump(project_document(layout, work_dir)))
     (work_dir / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(stack, sort_keys=False))
-    env_vars = {"PULUMI_SKIP_UPDATE_CHECK": "true", **passphrase_env(environ, layout)}
+    env_vars = {**STATE_HYGIENE, **passphrase_env(environ, layout)}
     if kubeconfig:
         env_vars["KUBECONFIG"] = str(kubeconfig)
     return Workspace(env, work_dir, env_vars, tenant)

@@ -97,6 +97,9 @@ def test_kubeconfig_and_update_check(layout, tmp_path):
     ws = prepare("dev", layout, environ={}, kubeconfig=tmp_path / "kc")
     assert ws.env_vars["KUBECONFIG"] == str(tmp_path / "kc")
     assert ws.env_vars["PULUMI_SKIP_UPDATE_CHECK"] == "true"
+    # Gzip'd state on the file backend; checkpoints are never skipped (state would be lost).
+    assert ws.env_vars["PULUMI_SELF_MANAGED_STATE_GZIP"] == "true"
+    assert "PULUMI_SKIP_CHECKPOINTS" not in ws.env_vars
 
 
 def test_missing_stack_file(layout):
