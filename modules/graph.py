@@ -65,9 +65,16 @@ class Graph:
     resources: list[Resource]
     transforms: list[Any] = field(default_factory=list)
     _objects: list[K8sObject] | None = field(default=None, repr=False, compare=False)
+    _by_urn: dict[str, Resource] | None = field(default=None, repr=False, compare=False)
 
     def by_urn(self, urn: str) -> Resource:
-        return next(r for r in self.resources if r.urn == urn)
+        """The resource with `urn` (StopIteration when unknown); indexed once per graph."""
+        if self._by_urn is None or len(self._by_urn) != len(self.resources):
+            self._by_urn = {r.urn: r for r in self.resources}
+        try:
+            return self._by_urn[urn]
+        except KeyError:
+            raise StopIteration(urn) from None
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -100,7 +107,11 @@ class Graph:
         return False
 
     def _known(self, urn: str) -> bool:
-        return any(r.urn == urn for r in self.resources)
+        try:
+            self.by_urn(urn)
+        except StopIteration:
+            return False
+        return True
 
     def objects(self) -> list[K8sObject]:
         """Every Kubernetes object our code constructs, across all ConfigGroups.

@@ -195,9 +195,12 @@ def type_token(obj: Mapping[str, Any]) -> str:
 def transformed(graph: Graph, obj: Obj, owner: Resource | None = None) -> Obj:
     """The object after the transforms the engine runs on it: those of `owner` (a component)
     and its ancestors, then the stack's (e.g. the mirror's image rewrite)."""
+    transforms = [*_reaching(graph, owner), *graph.transforms]
+    if not transforms:
+        return obj
     import pulumi
 
-    for transform in [*_reaching(graph, owner), *graph.transforms]:
+    for transform in transforms:
         args = pulumi.ResourceTransformArgs(
             custom=True,
             type_=type_token(obj),
@@ -238,8 +241,11 @@ def render(graph: Graph, cache: Cache | None, kube_version: str | None = None) -
     it (its resource's and their ancestors', then the stack's); hooks are dropped (Pulumi
     never applies them). The kustomize and helm processes run concurrently."""
     out = Rendered()
+    by_group: dict[str, list[Obj]] = {}
+    for o in graph.objects():
+        by_group.setdefault(o.owner.urn, []).append(o.obj)
     for group in graph.of_type(CONFIG_GROUP):
-        objs = [transformed(graph, o.obj, group) for o in graph.objects() if o.owner is group]
+        objs = [transformed(graph, obj, group) for obj in by_group.get(group.urn, [])]
         out.add(owner_component(graph, group), objs)
     builds = kustomizations(graph)
     installs = []
