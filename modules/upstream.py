@@ -187,4 +187,5 @@ def default_dir() -> Path | None:
     """A cache present on this machine: $MLPLATFORM_UPSTREAM_CACHE, else `../shared/upstream`."""
     env = os.environ.get("MLPLATFORM_UPSTREAM_CACHE")
     candidate = Path(env) if env else ROOT.parent / "shared" / "upstream"
-    return candidate if candidate.is_dir() else None
+    # Resolved, as `open_cache` resolves it: paths derived from either compare equal.
+    return candidate.resolve() if candidate.is_dir() else None
