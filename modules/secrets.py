@@ -22,7 +22,6 @@ import io
 import os
 import re
 import secrets as random
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,12 +32,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
+from mlplatform.stackconfig import PROJECT, round_trip_yaml, write_stack_file
+
 ITERATIONS = 1_000_000
 KEY_BYTES = 32
 SALT_BYTES = 8
 NONCE_BYTES = 12
 CHECK_PLAINTEXT = "pulumi"
-PROJECT = "mlplatform"
 # structured config the program parses itself; a secret there would hide it from validation
 STRUCTURED = ("platform", "tenants")
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
@@ -152,16 +152,6 @@ def check_key(key: str) -> str:
     return name
 
 
-def _yaml() -> Any:
-    from ruamel.yaml import YAML
-
-    rt = YAML()
-    rt.preserve_quotes = True
-    rt.width = 4096
-    rt.indent(mapping=2, sequence=4, offset=2)
-    return rt
-
-
 def set_secret(
     path: Path, key: str, value: str, phrase: str, fallback_salt: Path | None = None
 ) -> Change:
@@ -175,7 +165,7 @@ def set_secret(
     name = check_key(key)
     if not value:
         raise SecretError("refusing an empty value")
-    doc = _yaml().load(path.read_text())
+    doc = round_trip_yaml().load(path.read_text())
     if not isinstance(doc, CommentedMap):
         raise SecretError(f"{path.name} is not a YAML mapping")
     config = doc.setdefault("config", CommentedMap())
@@ -184,7 +174,7 @@ def set_secret(
     if state is not None:
         key_bytes = open_state(phrase, str(state))
     elif fallback_salt is not None and fallback_salt.is_file():
-        previous = (_yaml().load(fallback_salt.read_text()) or {}).get("encryptionsalt")
+        previous = (round_trip_yaml().load(fallback_salt.read_text()) or {}).get("encryptionsalt")
         try:
             key_bytes = open_state(phrase, str(previous)) if previous else None
             state, salt_from = previous and str(previous), str(fallback_salt)
@@ -200,7 +190,7 @@ def set_secret(
     before = "absent" if full not in config else "secret" if _is_secure(old) else "plain"
     config[full] = CommentedMap([("secure", encrypt(key_bytes, value))])
     out = io.StringIO()
-    _yaml().dump(doc, out)
+    round_trip_yaml().dump(doc, out)
     return Change(path, full, before, new_salt, None if new_salt else salt_from, out.getvalue())
 
 
@@ -223,19 +213,7 @@ def _is_secure(value: Any) -> bool:
 
 def write(change: Change) -> None:
     """Replace the stack file atomically, keeping its mode."""
-    fd, tmp = tempfile.mkstemp(
-        dir=change.path.parent, prefix=f".{change.path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(change.text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, change.path.stat().st_mode & 0o777)
-        os.replace(tmp, change.path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_stack_file(change.path, change.text)
 
 
 def read_secret(path: Path, key: str, phrase: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +122,29 @@ def project_config() -> dict[str, Any]:
         except json.JSONDecodeError:
             values[name] = raw
     return values
+
+
+def round_trip_yaml() -> Any:
+    """ruamel's round-trip YAML as our stack files are laid out (comments and order kept)."""
+    from ruamel.yaml import YAML
+
+    rt = YAML()
+    rt.preserve_quotes = True
+    rt.width = 4096
+    rt.indent(mapping=2, sequence=4, offset=2)
+    return rt
+
+
+def write_stack_file(path: Path, text: str) -> None:
+    """Replace a stack file atomically (synced, its mode kept): readers see old or new."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

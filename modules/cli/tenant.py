@@ -10,10 +10,8 @@ from __future__ import annotations
 import functools
 import inspect
 import io
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +19,6 @@ from typing import Annotated, Any, NoReturn, get_type_hints
 
 import typer
 import yaml
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
@@ -37,7 +34,7 @@ from mlplatform.cli.app import (
     one_line,
 )
 from mlplatform.config import ConfigError
-from mlplatform.stackconfig import PROJECT, stack_file
+from mlplatform.stackconfig import PROJECT, round_trip_yaml, stack_file, write_stack_file
 
 KEY = f"{PROJECT}:tenants"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml scanner and parser
@@ -72,25 +69,17 @@ Name = Annotated[
 # --- stack file ------------------------------------------------------------------------
 
 
-def _yaml() -> YAML:
-    rt = YAML()
-    rt.preserve_quotes = True
-    rt.width = 4096
-    rt.indent(mapping=2, sequence=4, offset=2)
-    return rt
-
-
 def load(env: str) -> tuple[Path, str, Any]:
     path = stack_file(env)
     if not path.is_file():
         fail(f"no stack file {path}", Exit.ENVIRONMENT)
     text = path.read_text()
-    return path, text, _yaml().load(text)
+    return path, text, round_trip_yaml().load(text)
 
 
 def dump(doc: Any) -> str:
     out = io.StringIO()
-    _yaml().dump(doc, out)
+    round_trip_yaml().dump(doc, out)
     return out.getvalue()
 
 
@@ -118,7 +107,7 @@ def appended(text: str, entry: CommentedMap) -> str | None:
     if item_indent < 2:  # not a block sequence of entries (or too little indent to match)
         return None
     out = io.StringIO()
-    _yaml().dump({"x": [entry]}, out)  # `x:` at column 0, its dash at column 2
+    round_trip_yaml().dump({"x": [entry]}, out)  # `x:` at column 0, its dash at column 2
     block = "".join(" " * (item_indent - 2) + line for line in out.getvalue().splitlines(True)[1:])
     before = lines[:end]
     if before and not before[-1].endswith("\n"):
@@ -150,18 +139,6 @@ def validate(text: str) -> Any:
         if k.startswith(f"{PROJECT}:") and not (isinstance(v, dict) and set(v) == {"secure"})
     }
     return load_config(values)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --- spec from flags ---------------------------------------------------------------------
@@ -434,7 +411,7 @@ def _write_text(env: str, path: Path, new_text: str, name: str, verb: str, dry_r
     if dry_run:
         print(f"dry run: {path.name} not written")
         return
-    write_atomically(path, new_text)
+    write_stack_file(path, new_text)
     print(f"wrote {path}\nnext: mlplatform up --env {env}")
 
 
@@ -498,7 +475,7 @@ def cmd_remove(
             lifecycle.destroy_tenant(env, name, out=lambda _: None)
         except StackError as err:
             fail(f"pulumi: {one_line(str(err))}", Exit.FINDINGS)
-    write_atomically(path, new_text)
+    write_stack_file(path, new_text)
     print(f"wrote {path}" if own_stack else f"wrote {path}\nnext: mlplatform up --env {env}")
 
 
@@ -525,7 +502,7 @@ def read_entries(file: Path) -> list[CommentedMap]:
     """The tenant entries of an apply file: a list (or `tenants:` holding one) of mappings,
     each with a name, no name twice. Shape problems are refused here, all at once."""
     try:
-        data = _yaml().load(file.read_text())
+        data = round_trip_yaml().load(file.read_text())
     except (OSError, YAMLError) as err:
         fail(f"{file}: {one_line(str(err))}")
     if isinstance(data, dict) and set(data) == {"tenants"}:
@@ -614,7 +591,7 @@ def cmd_apply(
         return
     if removed and not yes:
         confirm(env, "the environment", path)
-    write_atomically(path, new_text)
+    write_stack_file(path, new_text)
     print(f"wrote {path}\nnext: mlplatform up --env {env}")
 
 

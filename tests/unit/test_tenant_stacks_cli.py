@@ -14,7 +14,7 @@ from mlplatform.cli import tenant as cli
 from mlplatform.cli.app import Exit
 from mlplatform.cluster import lifecycle
 from mlplatform.cluster import stack as stacks
-from mlplatform.stackconfig import stack_file
+from mlplatform.stackconfig import round_trip_yaml, stack_file
 
 TENANT_URN = "urn:pulumi:dev::mlplatform::mlplatform:tenancy:Tenant::{}"
 
@@ -163,7 +163,7 @@ def test_add_appends_as_text_exactly_as_the_round_trip_would(env):
 
     text = stack_file(env).read_text()
     entry = CommentedMap(name="team-z", owners=["z@example.com"], kueue={"quota": {"cpu": {}}})
-    doc = cli._yaml().load(text)
+    doc = round_trip_yaml().load(text)
     cli.tenants_of(doc).append(entry)
     assert cli.appended(text, entry) == cli.dump(doc)
 
