@@ -1,22 +1,10 @@
 """`mlplatform tenant ...`: validates before writing, keeps comments, refuses bad input."""
 
-import shutil
 
 import pytest
 import yaml
 
 from mlplatform.cli import main
-from mlplatform.cli import tenant as cli
-from mlplatform.stackconfig import stack_file
-
-
-@pytest.fixture
-def dev(tmp_path, monkeypatch):
-    """A private copy of the dev stack file that the CLI edits."""
-    path = tmp_path / "Pulumi.dev.yaml"
-    shutil.copy(stack_file("dev"), path)
-    monkeypatch.setattr(cli, "stack_file", lambda env: path)
-    return path
 
 
 def _tenants(path):

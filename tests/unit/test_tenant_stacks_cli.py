@@ -63,14 +63,6 @@ def test_up_runs_each_stack_in_parallel_and_reports_failures(pulumi, monkeypatch
     assert "mlplatform: 1 of 2 tenant stacks failed: team-b" in err
 
 
-@pytest.fixture
-def dev(tmp_path, monkeypatch):
-    path = tmp_path / "Pulumi.dev.yaml"
-    shutil.copy(stack_file("dev"), path)
-    monkeypatch.setattr(cli, "stack_file", lambda env: path)
-    return path
-
-
 def _names(path: Path) -> list[str]:
     return [t["name"] for t in yaml.safe_load(path.read_text())["config"]["mlplatform:tenants"]]
 
