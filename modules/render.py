@@ -25,19 +25,10 @@ import yaml
 
 from mlplatform.graph import CHART, CONFIG_GROUP, KUSTOMIZE, Graph, Resource
 from mlplatform.stackconfig import ROOT
-from mlplatform.upstream import Cache
+from mlplatform.upstream import Cache, UpstreamLoader
 
 Obj = dict[str, Any]
 TOOLS = ROOT / ".tools" / "bin"
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Safe loading; a bare `=` (YAML 1.1's value tag, e.g. in prometheus-operator's CRD
-    enums) is the string it is in YAML 1.2, as the API server reads it."""
-
-
-_Loader.add_constructor("tag:yaml.org,2002:value", _Loader.construct_yaml_str)
-_LOADER = _Loader
 
 
 class RenderError(RuntimeError):
@@ -152,7 +143,7 @@ def kustomize(directory: str) -> tuple[Obj, ...]:
     )
     if out.returncode != 0:
         raise RenderError(f"kustomize build {directory}: {out.stderr.strip()}")
-    return tuple(d for d in yaml.load_all(out.stdout, Loader=_LOADER) if d)
+    return tuple(d for d in yaml.load_all(out.stdout, Loader=UpstreamLoader) if d)
 
 
 def helm_template(install: ChartInstall, kube_version: str | None = None) -> list[Obj]:
@@ -178,7 +169,7 @@ def helm_template(install: ChartInstall, kube_version: str | None = None) -> lis
         Path(values.name).unlink(missing_ok=True)
     if out.returncode != 0:
         raise RenderError(f"helm template {install.name} ({install.chart}): {out.stderr.strip()}")
-    return [d for d in yaml.load_all(out.stdout, Loader=_LOADER) if d]
+    return [d for d in yaml.load_all(out.stdout, Loader=UpstreamLoader) if d]
 
 
 def is_hook(obj: Obj) -> bool:

@@ -130,7 +130,7 @@ class Cache:
         text = kustomization.read_text()
         if "://" not in text and "?ref=" not in text:
             return
-        doc = yaml.load(text, Loader=_Loader) or {}
+        doc = yaml.load(text, Loader=UpstreamLoader) or {}
         changed = False
         for key in ("resources", "components", "bases"):
             entries = doc.get(key) or []
@@ -155,11 +155,13 @@ class Cache:
             kustomization.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML 1.1's `=` (value) tag is a plain string to kustomize (e.g. `delimiter: =`)."""
+class UpstreamLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe (libyaml when present) loading of upstream YAML: a bare `=` (YAML 1.1's value
+    tag; kustomize's `delimiter: =`, prometheus-operator's CRD enums) is the string it is
+    in YAML 1.2, as kustomize and the API server read it."""
 
 
-_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: node.value)
+UpstreamLoader.add_constructor("tag:yaml.org,2002:value", UpstreamLoader.construct_yaml_str)
 
 
 def _key(root: Path) -> str:

@@ -31,8 +31,14 @@ import yaml
 
 from mlplatform import releases
 from mlplatform.config import ConfigError
-from mlplatform.render import _LOADER, TOOLS, RenderError, kustomize
-from mlplatform.upstream import KUSTOMIZATION_FILES, Cache, RemoteBase, _Loader, manifest_path
+from mlplatform.render import TOOLS, RenderError, kustomize
+from mlplatform.upstream import (
+    KUSTOMIZATION_FILES,
+    Cache,
+    RemoteBase,
+    UpstreamLoader,
+    manifest_path,
+)
 
 Downloader = Callable[[str, Path], None]
 # The release name `helm template` gets for facts (hook and object names carry it).
@@ -563,7 +569,7 @@ class Puller:
             if path.name not in KUSTOMIZATION_FILES or not path.is_file():
                 continue
             try:
-                doc = yaml.load(path.read_text(errors="replace"), Loader=_Loader) or {}
+                doc = yaml.load(path.read_text(errors="replace"), Loader=UpstreamLoader) or {}
             except yaml.YAMLError as err:
                 self._record("warning", f"{path.relative_to(self.cache.root)}: not YAML ({err})")
                 continue
@@ -607,7 +613,7 @@ def chart_crds(
         # `---` leaves it alone in a chunk of its own, before them.
         if source := _SOURCE.search(text):
             path = source.group("path").removeprefix(f"{name}/")
-        doc = yaml.load(text, Loader=_LOADER)
+        doc = yaml.load(text, Loader=UpstreamLoader)
         if isinstance(doc, dict) and doc.get("kind") == CRD_KIND and not path.startswith("charts/"):
             found.append((doc, path))
     return found
