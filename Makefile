@@ -41,5 +41,5 @@ $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (python 3.11)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	@echo "installing into $(VENV) (torch, kserve, kfp, locust, pulumi: a few minutes)"
-	$(VENV)/bin/pip install -q -e ".[workloads,test]" 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(VENV)/bin/pip install -q -e ".[workloads,test,reports]" 2>&1 | { grep -v "^WARNING: Location" || true; }
 	@touch $@

