@@ -192,6 +192,10 @@ def write(report: Report, out_dir: Path) -> dict[str, Path]:
     files["junit"].write_text(junit_xml(report))
     files["json"].write_text(report.to_json())
     files["markdown"].write_text(markdown(report))
+    from mlplatform.scenarios.ctrf import CTRF_FILE, ctrf_json  # ctrf imports this module
+
+    files["ctrf"] = out_dir / CTRF_FILE
+    files["ctrf"].write_text(ctrf_json(report))
     return files
 
 
