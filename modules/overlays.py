@@ -77,3 +77,12 @@ def container_patch(deployment: str, container: str, fields: dict[str, Any]) -> 
             }
         ),
     }
+
+
+def bind_virtual_services(gateway: str) -> dict[str, Any]:
+    """A kustomize patch binding every VirtualService of an app to `gateway` (`<ns>/<name>`):
+    Kubeflow's name its own `kubeflow/kubeflow-gateway`."""
+    return {
+        "target": {"group": "networking.istio.io", "kind": "VirtualService"},
+        "patch": yaml.safe_dump([{"op": "add", "path": "/spec/gateways", "value": [gateway]}]),
+    }

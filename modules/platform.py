@@ -14,6 +14,7 @@ from mlplatform.components.certmanager import CertManager
 from mlplatform.components.gpu import GpuDevicePlugin
 from mlplatform.components.identity import Identity, ext_authz_provider, oidc_client_secret
 from mlplatform.components.istio import Istio
+from mlplatform.components.katib import Katib
 from mlplatform.components.kubeflow_namespace import KubeflowNamespace
 from mlplatform.components.kueue import Kueue
 from mlplatform.components.minio import Minio
@@ -23,6 +24,7 @@ from mlplatform.components.rbac import Rbac
 from mlplatform.components.serving import Serving
 from mlplatform.components.training import Training
 from mlplatform.config import ConfigError, PlatformConfig, parse_platform
+from mlplatform.config.katib import dependency_problems as katib_problems
 from mlplatform.config.pipelines import dependency_problems as pipelines_problems
 from mlplatform.config.serving import release_problems as serving_problems
 from mlplatform.mirror import image_transform
@@ -65,6 +67,7 @@ def load_config(raw: dict[str, Any]) -> Stack:
             problems.append(f"platform.environment: {err}")
     problems.extend(serving_problems(config))
     problems.extend(pipelines_problems(config))
+    problems.extend(katib_problems(config))
     if problems:
         raise ConfigError(problems)
     warnings = [w for i, t in enumerate(tenants) for w in quota_warnings(t, f"tenants[{i}]")]
@@ -125,7 +128,9 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
     kueue = Kueue(ctx, depends_on=[cert_manager, monitoring]) if enabled.kueue.enabled else None
     # `kubeflow` is created once here; add `or <component>` for every component living in it.
     kubeflow_ns = (
-        KubeflowNamespace(ctx) if enabled.training.operator or enabled.pipelines.enabled else None
+        KubeflowNamespace(ctx)
+        if enabled.training.operator or enabled.pipelines.enabled or enabled.katib.enabled
+        else None
     )
     training = (
         Training(ctx, kubeflow_namespace=kubeflow_ns, depends_on=[monitoring])
@@ -146,6 +151,13 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
         else None
     )
 
+    # Katib: webhook certificate from cert-manager, UI behind Istio, trials queued by Kueue.
+    katib = (
+        Katib(ctx, kubeflow_namespace=kubeflow_ns, depends_on=[cert_manager, istio, kueue])
+        if enabled.katib.enabled and kubeflow_ns
+        else None
+    )
+
     for name, component in {
         "monitoring": monitoring,
         "cert_manager": cert_manager,
@@ -159,6 +171,7 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
         "gpu": gpu,
         "identity": identity,
         "pipelines": pipelines,
+        "katib": katib,
     }.items():
         if component is not None:
             built[name] = component

@@ -1,6 +1,6 @@
 """The shared `kubeflow` namespace: created here once, for every component deploying into it.
 
-The Training Operator (v1) and Kubeflow Pipelines both live in `kubeflow`. Neither creates
+The Training Operator (v1), Kubeflow Pipelines and Katib live in `kubeflow`. Neither creates
 the namespace: `mlplatform.platform.build` builds this component when any of them is enabled
 and each of them depends on it, adding only its own NetworkPolicy allows (named after
 itself, so they never collide).
@@ -14,8 +14,14 @@ import pulumi
 
 from mlplatform import manifests, netpol
 from mlplatform.component import Context, PlatformComponent
+from mlplatform.config import Components
 
 NAMESPACE = "kubeflow"
+
+
+def kubeflow_apps(components: Components) -> bool:
+    """The dashboard or notebooks (sidecars, the gateway's user header) are on."""
+    return components.dashboard.enabled or components.notebooks.enabled
 
 
 class KubeflowNamespace(PlatformComponent):
@@ -25,13 +31,17 @@ class KubeflowNamespace(PlatformComponent):
         super().__init__("kubeflow:KubeflowNamespace", "kubeflow-namespace", ctx, depends_on)
         # Pipelines: multi-user KFP relies on Istio sidecars (its AuthorizationPolicies and the
         # kubeflow-userid header), whose istio-init needs NET_ADMIN (privileged without Istio
-        # CNI); its pods reach the platform MinIO.
-        pipelines = ctx.config.components.pipelines.enabled
+        # CNI); its pods reach the platform MinIO. The dashboard, kfam and the notebook
+        # apps run with sidecars too (their pods opt in by label). Katib's UI opts into a
+        # sidecar by label.
+        components = ctx.config.components
+        pipelines = components.pipelines.enabled
+        mesh = pipelines or components.katib.enabled or kubeflow_apps(components)
         labels = {"istio-injection": "enabled", **netpol.OBJECT_STORE_CLIENT} if pipelines else {}
         self.group = self.objects(
             "kubeflow-namespace-base",
             [
-                manifests.namespace(NAMESPACE, "privileged" if pipelines else "baseline", labels),
+                manifests.namespace(NAMESPACE, "privileged" if mesh else "baseline", labels),
                 *netpol.baseline(NAMESPACE, self.ctx.config.network.api_server_cidrs),
             ],
         )

@@ -128,7 +128,7 @@ class Pipelines(PlatformComponent):
                 ],
                 "patches": [
                     *object_store_patches(),
-                    _gateway_patch(),
+                    overlays.bind_virtual_services(f"{GATEWAY_NAMESPACE}/{PLATFORM_GATEWAY}"),
                     *resource_patches(cfg),
                 ],
             },
@@ -223,22 +223,6 @@ def _env_patch(deployment: str, container: str, env: dict[str, str]) -> dict[str
     """Set env values on one container (replacing a `valueFrom` where upstream has one)."""
     entries = [{"name": k, "value": v, "valueFrom": None} for k, v in env.items()]
     return overlays.container_patch(deployment, container, {"env": entries})
-
-
-def _gateway_patch() -> dict[str, object]:
-    """KFP's VirtualServices name Kubeflow's gateway; bind them to the platform's."""
-    return {
-        "target": {"group": "networking.istio.io", "kind": "VirtualService"},
-        "patch": yaml.safe_dump(
-            [
-                {
-                    "op": "add",
-                    "path": "/spec/gateways",
-                    "value": [f"{GATEWAY_NAMESPACE}/{PLATFORM_GATEWAY}"],
-                }
-            ]
-        ),
-    }
 
 
 def network_policies() -> list[manifests.Obj]:

@@ -32,6 +32,7 @@ from mlplatform.config.base import (
     url_check,
 )
 from mlplatform.config.gpu import Gpu
+from mlplatform.config.katib import Katib
 from mlplatform.config.kueue import Kueue
 from mlplatform.config.pipelines import Pipelines
 from mlplatform.config.serving import Serving
@@ -266,6 +267,7 @@ class Components(Model):
     gpu: Gpu = Gpu()
     kueue: Kueue = Kueue()
     training: Training = Training()
+    katib: Katib = Katib()
 
 
 # --- the stack ------------------------------------------------------------------------

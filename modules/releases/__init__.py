@@ -100,6 +100,7 @@ ComponentName = Literal[
     "kserve",
     "knative_serving",
     "nvidia_device_plugin",
+    "katib",
 ]
 
 

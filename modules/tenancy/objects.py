@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlplatform import kueue_objects, netpol
+from mlplatform.components import katib
 from mlplatform.components.istio import GATEWAY_PRINCIPAL
 from mlplatform.components.kubeflow_namespace import NAMESPACE as KUBEFLOW_NAMESPACE
 from mlplatform.components.minio import NAMESPACE as MINIO_NAMESPACE
@@ -43,6 +44,7 @@ def tenant_namespace(tenant: TenantSpec, config: PlatformConfig) -> Obj:
         **PIPELINES_LABELS,
         **SERVING_LABELS,
         **netpol.OBJECT_STORE_CLIENT,  # MinIO admits only labelled namespaces
+        **(katib.INJECTION_LABEL if config.components.katib.enabled else {}),
     }
     ns = namespace(tenant.namespace, tenant.pod_security, labels)
     kueue = config.components.kueue
@@ -177,6 +179,8 @@ def network_policies(tenant: TenantSpec, config: PlatformConfig) -> list[Obj]:
                     "allow-from-knative", ns, ingress=[{"from": [netpol.peer(KNATIVE_NAMESPACE)]}]
                 )
             )
+    if components.katib.enabled:
+        out.extend(katib.tenant_network_policies(ns))
     out.extend(_egress_exceptions(tenant))
     return out
 

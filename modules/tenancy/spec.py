@@ -14,7 +14,14 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mlplatform.config.base import (
     ConfigError,
@@ -30,6 +37,7 @@ from mlplatform.config.base import (
     problem,
     raise_all,
 )
+from mlplatform.config.alerting import Alerting, tenant_problems
 from mlplatform.config.gpu import GPU_RESOURCE
 from mlplatform.manifests import PodSecurity
 from mlplatform.quantity import PositiveQuantity, Quantity, parse_quantity
@@ -96,6 +104,7 @@ def platform_namespace_labels() -> frozenset[str]:
     Imported lazily: those modules import the config package, which imports this one.
     """
     from mlplatform import netpol
+    from mlplatform.components import katib
     from mlplatform.manifests import MANAGED_BY, namespace
     from mlplatform.tenancy import objects
 
@@ -109,6 +118,7 @@ def platform_namespace_labels() -> frozenset[str]:
             *objects.PIPELINES_LABELS,
             *objects.SERVING_LABELS,
             *netpol.OBJECT_STORE_CLIENT,
+            *katib.INJECTION_LABEL,
             netpol.NS_NAME_LABEL,
         }
     )
@@ -241,6 +251,18 @@ class TenantSpec(TenantDefaults):
     display_name: str = Field("", max_length=DISPLAY_NAME_MAX, pattern=r"^[^\x00-\x1f\x7f]*$")
     owners: list[Email] = Field(min_length=1)
     members: list[Member] = []
+    alerting: Alerting | None = Field(
+        None, description="the tenant's own receivers and routes (its namespace's alerts only)"
+    )
+
+    @field_validator("alerting")
+    @classmethod
+    def _own_secrets_public_targets(cls, value: Alerting | None, info: ValidationInfo) -> Alerting | None:
+        # A field validator: runs (and reports) even when another field of the tenant is bad.
+        name = info.data.get("name")
+        if value is not None and isinstance(name, str):
+            raise_all(tenant_problems(value, name))
+        return value
 
     @model_validator(mode="after")
     def _people_once(self) -> TenantSpec:
