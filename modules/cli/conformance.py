@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 import yaml
 
+from mlplatform.cli import conformance_trend
 from mlplatform.cli.app import (
     Exit,
     OptionalEnvOption,
@@ -29,6 +30,7 @@ def register(app: typer.Typer) -> None:
     group.command("run")(run)
     group.command("report")(report)
     group.command("list")(list_scenarios)
+    conformance_trend.add_commands(group)
     app.add_typer(group)
 
 
