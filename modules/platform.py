@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 
 from mlplatform.component import Context
 from mlplatform.components.certmanager import CertManager
+from mlplatform.components.dashboard import Dashboard
 from mlplatform.components.gpu import GpuDevicePlugin
 from mlplatform.components.identity import Identity, ext_authz_provider, oidc_client_secret
 from mlplatform.components.istio import Istio
@@ -25,6 +26,7 @@ from mlplatform.components.serving import Serving
 from mlplatform.components.training import Training
 from mlplatform.config import ConfigError, PlatformConfig, parse_platform
 from mlplatform.config.katib import dependency_problems as katib_problems
+from mlplatform.config.kubeflow_apps import dependency_problems as kubeflow_apps_problems
 from mlplatform.config.pipelines import dependency_problems as pipelines_problems
 from mlplatform.config.serving import release_problems as serving_problems
 from mlplatform.mirror import image_transform
@@ -67,6 +69,7 @@ def load_config(raw: dict[str, Any]) -> Stack:
             problems.append(f"platform.environment: {err}")
     problems.extend(serving_problems(config))
     problems.extend(pipelines_problems(config))
+    problems.extend(kubeflow_apps_problems(config))
     problems.extend(katib_problems(config))
     if problems:
         raise ConfigError(problems)
@@ -129,7 +132,11 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
     # `kubeflow` is created once here; add `or <component>` for every component living in it.
     kubeflow_ns = (
         KubeflowNamespace(ctx)
-        if enabled.training.operator or enabled.pipelines.enabled or enabled.katib.enabled
+        if enabled.training.operator
+        or enabled.pipelines.enabled
+        or enabled.dashboard.enabled
+        or enabled.notebooks.enabled
+        or enabled.katib.enabled
         else None
     )
     training = (
@@ -158,6 +165,14 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
         else None
     )
 
+    # Dashboard and notebooks: behind the gateway's identity; the PodDefault webhook's
+    # certificate from cert-manager; notebooks reach KFP and MinIO.
+    dashboard = (
+        Dashboard(ctx, kubeflow_namespace=kubeflow_ns, depends_on=[identity])
+        if enabled.dashboard.enabled and identity and kubeflow_ns
+        else None
+    )
+
     for name, component in {
         "monitoring": monitoring,
         "cert_manager": cert_manager,
@@ -171,6 +186,7 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
         "gpu": gpu,
         "identity": identity,
         "pipelines": pipelines,
+        "dashboard": dashboard,
         "katib": katib,
     }.items():
         if component is not None:

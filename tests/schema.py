@@ -103,6 +103,11 @@ CUSTOM: dict[str, Validator] = {
         _catalogue_apis("kueue"),
         {"ResourceFlavor", "ClusterQueue", "LocalQueue", "WorkloadPriorityClass"},
     ),
+    # Kubeflow's Profile and PodDefault (no typed models on PyPI): the CRDs' own schemas
+    # check them against the upstream builds (tests/upstream/test_kubeflow_apps.py).
+    "kubeflow.org": kinds_of(
+        {"kubeflow.org/v1", "kubeflow.org/v1alpha1"}, {"Profile", "PodDefault"}
+    ),
 }
 
 

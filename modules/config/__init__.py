@@ -33,6 +33,7 @@ from mlplatform.config.base import (
 )
 from mlplatform.config.gpu import Gpu
 from mlplatform.config.katib import Katib
+from mlplatform.config.kubeflow_apps import Dashboard, Notebooks
 from mlplatform.config.kueue import Kueue
 from mlplatform.config.pipelines import Pipelines
 from mlplatform.config.serving import Serving
@@ -263,6 +264,8 @@ class Components(Model):
     minio: Minio = Minio()
     monitoring: Monitoring = Monitoring()
     pipelines: Pipelines = Pipelines()
+    dashboard: Dashboard = Dashboard()
+    notebooks: Notebooks = Notebooks()
     serving: Serving = Serving()
     gpu: Gpu = Gpu()
     kueue: Kueue = Kueue()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
 
 from mlplatform import kueue_objects, netpol
 from mlplatform.components import katib
+from mlplatform.components.dashboard import PROFILE_API
 from mlplatform.components.istio import GATEWAY_PRINCIPAL
 from mlplatform.components.kubeflow_namespace import NAMESPACE as KUBEFLOW_NAMESPACE
 from mlplatform.components.minio import NAMESPACE as MINIO_NAMESPACE
@@ -26,6 +29,8 @@ LOCAL_QUEUE = "default"  # Kueue's LocalQueueDefaulting picks the queue named `d
 # Workload ServiceAccounts, as Kubeflow profiles name them, and the role each gets.
 ROLE_BINDINGS = {"admin": "tenant-admins", "edit": "tenant-editors", "view": "tenant-viewers"}
 WORKLOAD_ACCOUNTS = {"default-editor": "edit", "default-viewer": "view"}
+# kfam's membership annotations (kubeflow/kubeflow v1.10.0 access-management/kfam/bindings.go).
+MEMBER_USER, MEMBER_ROLE = "user", "role"
 SERVING_LABELS = {"serving.kubeflow.org/inferenceservice": "enabled"}
 ISTIO_METRICS_PORTS = [15020, 15090]  # merged app metrics (agent), Envoy stats
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
@@ -75,16 +80,25 @@ def _binding(name: str, ns: str, role: str, subjects: list[dict[str, str]]) -> O
     }
 
 
+def member_binding_name(role: str, email: str) -> str:
+    """`tenant-<role>s-<email as a name>-<digest>`: unique per person and role, <= 253 chars."""
+    slug = re.sub(r"[^a-z0-9]+", "-", email.lower()).strip("-")[:200]
+    digest = hashlib.sha256(email.lower().encode()).hexdigest()[:8]
+    return f"{ROLE_BINDINGS[role]}-{slug}-{digest}"
+
+
 def access(tenant: TenantSpec) -> list[Obj]:
-    """RoleBindings per role for owners/members; editor and viewer ServiceAccounts bound too."""
+    """One RoleBinding per person (owners are admins), annotated `user`/`role` the way kfam
+    reads memberships for the dashboard (exactly one subject each); editor and viewer
+    ServiceAccounts bound too."""
     ns = tenant.namespace
     out = []
     for role, emails in tenant.people().items():
-        if emails:
-            users = [
-                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": e} for e in emails
-            ]
-            out.append(_binding(ROLE_BINDINGS[role], ns, role, users))
+        for e in emails:
+            user = {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": e}
+            binding = _binding(member_binding_name(role, e), ns, role, [user])
+            binding["metadata"]["annotations"] = {MEMBER_USER: e, MEMBER_ROLE: role}
+            out.append(binding)
     for account, role in WORKLOAD_ACCOUNTS.items():
         out.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(account, ns)})
         out.append(
@@ -93,6 +107,17 @@ def access(tenant: TenantSpec) -> list[Obj]:
             )
         )
     return out
+
+
+def profile(tenant: TenantSpec) -> Obj:
+    """The tenant's Profile, which kfam lists the dashboard's namespaces from (no profile
+    controller reconciles it: modules/components/dashboard.py)."""
+    return {
+        "apiVersion": PROFILE_API,
+        "kind": "Profile",
+        "metadata": meta(tenant.namespace, **tenant_labels(tenant)),
+        "spec": {"owner": {"kind": "User", "name": tenant.owners[0]}},
+    }
 
 
 def quotas(tenant: TenantSpec) -> list[Obj]:

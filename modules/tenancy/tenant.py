@@ -48,6 +48,8 @@ def tenant_objects(spec: TenantSpec, ctx: Context) -> list[Obj]:
     ]
     if spec.storage.bucket:
         out.extend(storage.plain_objects(spec, config))
+    if config.components.dashboard.enabled:
+        out.append(objects.profile(spec))
     return out
 
 

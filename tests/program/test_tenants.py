@@ -7,6 +7,7 @@ import pytest
 
 from mlplatform.graph import CONFIG_GROUP, Graph, Resource
 from mlplatform.tenancy.isolation import violations
+from mlplatform.tenancy.objects import member_binding_name
 from tests.conftest import stack_config
 from tests.schema import invalid_objects
 
@@ -36,7 +37,8 @@ def test_one_tenant_registers_exactly_three_resources_and_its_objects(program):
     assert sorted(_tenant_objects(g, "team-b")) == sorted(
         [
             "Namespace/team-b",
-            "RoleBinding/team-b/tenant-admins",
+            f"RoleBinding/team-b/{member_binding_name('admin', 'bob@example.com')}",
+            "Profile/team-b",
             "ServiceAccount/team-b/default-editor",
             "RoleBinding/team-b/default-editor",
             "ServiceAccount/team-b/default-viewer",
@@ -81,10 +83,10 @@ def test_namespace_access_and_quota_fields(program):
     assert labels["istio-injection"] == "enabled"
     assert labels["mlplatform.io/tenant"] == "team-a"
     assert labels["pipelines.kubeflow.org/enabled"] == "true"
-    admins = objs["RoleBinding/team-a/tenant-admins"]
+    admins = objs[f"RoleBinding/team-a/{member_binding_name('admin', 'alice@example.com')}"]
     assert admins["roleRef"]["name"] == "mlplatform-tenant-admin"
     assert [s["name"] for s in admins["subjects"]] == ["alice@example.com"]
-    viewers = objs["RoleBinding/team-a/tenant-viewers"]
+    viewers = objs[f"RoleBinding/team-a/{member_binding_name('view', 'bob@example.com')}"]
     assert (viewers["roleRef"]["name"], viewers["subjects"][0]["name"]) == (
         "mlplatform-tenant-view",
         "bob@example.com",

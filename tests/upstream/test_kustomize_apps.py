@@ -51,6 +51,9 @@ APPS: dict[str, tuple[str, str]] = {
 }
 ALWAYS = {"dex", "oauth2-proxy", "training-operator"}  # on in every environment
 CHECKED_ELSEWHERE = {"kfp"}  # tests/upstream/test_kfp.py
+# tests/upstream/test_kubeflow_apps.py
+CHECKED_ELSEWHERE |= {"centraldashboard", "profiles", "jupyter-web-app", "notebook-controller"}
+CHECKED_ELSEWHERE |= {"admission-webhook"}
 IDENTITY_SECRETS_OWNER = "identity-base"  # the ConfigGroup identity.py writes its Secrets with
 # Names the operator derives its webhook certificate wiring from (no flags set in the manifests):
 # kubeflow/training-operator release-1.9 cmd/training-operator.v1/main.go (webhook-service-name,

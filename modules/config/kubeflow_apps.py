@@ -1,0 +1,82 @@
+"""Kubeflow's user-facing apps: the central dashboard (with kfam) and notebooks.
+
+Each is optional; both need identity (Istio, Dex, oauth2-proxy) because the gateway sets the
+`kubeflow-userid` header they read. Requests and limits are set on every container (upstream
+sets none on any of them: kubeflow/manifests applications/{centraldashboard,profiles,jupyter,
+admission-webhook}, all three releases).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from mlplatform.config.base import Model, Replicas, Resources
+
+if TYPE_CHECKING:
+    from mlplatform.config import PlatformConfig
+
+
+def _sized(req_cpu: str, req_mem: str, lim_cpu: str, lim_mem: str) -> Resources:
+    return Resources.model_validate(
+        {
+            "requests": {"cpu": req_cpu, "memory": req_mem},
+            "limits": {"cpu": lim_cpu, "memory": lim_mem},
+        }
+    )
+
+
+class Dashboard(Model):
+    """Kubeflow's central dashboard and kfam (its read-only membership API)."""
+
+    enabled: bool = True
+    replicas: Replicas = 1
+    kfam_replicas: Replicas = 1
+    resources: Resources = Field(
+        default_factory=lambda: _sized("10m", "64Mi", "500m", "256Mi"),
+        description="the dashboard container (Node.js)",
+    )
+    kfam_resources: Resources = Field(
+        default_factory=lambda: _sized("10m", "32Mi", "200m", "128Mi"),
+        description="kfam, the membership API the dashboard reads",
+    )
+
+
+class Notebooks(Model):
+    """Jupyter notebooks: the notebook controller, the Jupyter web app (spawner) and the
+    PodDefault admission webhook."""
+
+    enabled: bool = True
+    web_app_replicas: Replicas = 1
+    web_app_resources: Resources = Field(
+        default_factory=lambda: _sized("10m", "96Mi", "500m", "256Mi")
+    )
+    controller_resources: Resources = Field(
+        default_factory=lambda: _sized("10m", "64Mi", "500m", "256Mi")
+    )
+    webhook_resources: Resources = Field(
+        default_factory=lambda: _sized("10m", "32Mi", "200m", "128Mi")
+    )
+    # What the spawner requests for a notebook by default (its `cpu`/`memory` options), so
+    # a notebook fits the team's ResourceQuota; the form may change them within the quota.
+    notebook_cpu: str = Field("500m", pattern=r"^[0-9]+(\.[0-9]+|m)?$")
+    notebook_memory: str = Field("1Gi", pattern=r"^[0-9]+(Mi|Gi)$")
+
+
+def dependency_problems(config: PlatformConfig) -> list[str]:
+    """The apps need the gateway's identity (Istio); notebooks also cert-manager (webhook)."""
+    c = config.components
+    out = []
+    for name, on in (("dashboard", c.dashboard.enabled), ("notebooks", c.notebooks.enabled)):
+        if on and not c.istio.enabled:
+            out.append(
+                f"platform.components.{name}.enabled: needs components.istio (the gateway sets "
+                f"the user header it reads); enable istio or set {name}.enabled: false"
+            )
+    if c.notebooks.enabled and not c.cert_manager.enabled:
+        out.append(
+            "platform.components.notebooks.enabled: the PodDefault webhook's certificate comes "
+            "from cert-manager; enable components.certManager or set notebooks.enabled: false"
+        )
+    return out

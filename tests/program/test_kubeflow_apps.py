@@ -1,0 +1,207 @@
+"""The central dashboard (with kfam) and notebooks under mocks: present or absent by config,
+ordering, what tenants get for them, routes and authorization."""
+
+from pathlib import Path
+
+import pulumi_kubernetes  # noqa: F401  (imported before mocks run, like the program does)
+import pytest
+import yaml
+
+from mlplatform import releases
+from mlplatform.components import dashboard
+from mlplatform.graph import KUSTOMIZE, Graph
+from mlplatform.overlays import UPSTREAM_OVERLAYS
+from mlplatform.tenancy.objects import MEMBER_ROLE, MEMBER_USER, member_binding_name
+from tests.conftest import assert_rejected, stack_config
+from tests.schema import problems
+
+DASHBOARD = "mlplatform:dashboard:Dashboard"
+READ = {"get", "list", "watch"}
+
+
+def _one(g: Graph, name: str):
+    return next(r for r in g.resources if r.name == name and r.type.startswith("kubernetes:"))
+
+
+def _off(*components: str):
+    def edit(cfg):
+        for c in components:
+            cfg["platform"].setdefault("components", {}).setdefault(c, {})["enabled"] = False
+
+    return edit
+
+
+def _kustomization(g: Graph, name: str) -> tuple[Path, dict]:
+    directory = Path(g.named(name, KUSTOMIZE).inputs["directory"])
+    return directory, yaml.safe_load((directory / "kustomization.yaml").read_text())
+
+
+def _objects(g: Graph, owner: str) -> dict[str, dict]:
+    return {o.ref: o.obj for o in g.objects() if o.owner.name == owner}
+
+
+# -- present or absent -------------------------------------------------------------------------
+
+
+def test_dashboard_and_kfam_from_the_catalogue_with_our_overlays(program, env_release):
+    env, release = env_release
+    g = program(env, release)
+    assert g.named("dashboard", DASHBOARD)
+    for app, entry in (("centraldashboard", "centraldashboard"), ("profiles", "kfam")):
+        source = releases.load(release).component(entry).source.kustomize
+        directory, k = _kustomization(g, app)
+        assert k["resources"] == [f"{source.url}?ref={source.ref}"]
+        assert [(directory / c).resolve() for c in k["components"]] == [UPSTREAM_OVERLAYS / app]
+        assert source.ref == {"1.10": "v1.10.2", "1.11": "v1.11.0", "26.03": "26.03"}[release]
+    version = stack_config(env, release)["platform"]["kubernetesVersion"]
+    mine = [o for o in g.objects() if o.owner.name == "dashboard-base"]
+    assert mine and [f"{o.ref}: {p}" for o in mine for p in problems(o.obj, version)] == []
+
+
+def test_disabled_dashboard_leaves_nothing_behind(program):
+    g = program("dev", edit=_off("dashboard"))
+    assert not g.of_type(DASHBOARD)
+    names = {r.name for r in g.resources}
+    assert not names & {"centraldashboard", "profiles", "dashboard-base"}
+    assert [o.ref for o in g.objects() if o.kind == "Profile"] == []
+
+
+def test_dashboard_waits_for_identity_and_the_kubeflow_namespace(program, env_release):
+    g = program(*env_release)
+    for app in ("centraldashboard", "profiles", "dashboard-base"):
+        for earlier in ("identity-istio", "kubeflow-namespace-base", "dex", "oauth2-proxy"):
+            assert g.depends_on(_one(g, app), _one(g, earlier)), f"{app} before {earlier}"
+    assert g.depends_on(_one(g, "centraldashboard"), _one(g, "profiles"))
+
+
+def test_the_apps_need_istio():
+    cfg = stack_config("dev")
+    cfg["platform"]["components"]["istio"] = {"enabled": False}
+    cfg["platform"]["components"]["pipelines"] = {"enabled": False}
+    assert_rejected(cfg, "platform.components.dashboard.enabled: needs components.istio")
+
+
+# -- tenants in the dashboard ------------------------------------------------------------------
+
+
+def test_each_tenant_has_a_profile_and_one_annotated_binding_per_person(program):
+    g = program("dev")
+    objs = {o.ref: o.obj for o in g.objects()}
+    spec = yaml.safe_load(Path("stacks/Pulumi.dev.yaml").read_text())["config"]
+    for tenant in spec["mlplatform:tenants"]:
+        ns = tenant["name"]
+        people = [(e, "admin") for e in tenant["owners"]]
+        people += [(m["email"], m.get("role", "edit")) for m in tenant.get("members", [])]
+        profile = objs[f"Profile/{ns}"]
+        assert profile["apiVersion"] == dashboard.PROFILE_API
+        assert profile["spec"]["owner"] == {"kind": "User", "name": tenant["owners"][0]}
+        annotated = {
+            ref: o
+            for ref, o in objs.items()
+            if ref.startswith(f"RoleBinding/{ns}/")
+            and MEMBER_USER in o["metadata"].get("annotations", {})
+        }
+        assert set(annotated) == {
+            f"RoleBinding/{ns}/{member_binding_name(role, e)}" for e, role in people
+        }
+        for e, role in people:
+            b = annotated[f"RoleBinding/{ns}/{member_binding_name(role, e)}"]
+            # kfam: exactly one subject, the annotations it filters on.
+            assert b["subjects"] == [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": e}
+            ]
+            assert b["metadata"]["annotations"] == {MEMBER_USER: e, MEMBER_ROLE: role}
+            assert b["roleRef"]["name"] == f"mlplatform-tenant-{role}"
+
+
+def test_binding_names_stay_valid_and_distinct():
+    a, b = "a.b@example.com", "a-b@example.com"
+    assert member_binding_name("edit", a) != member_binding_name("edit", b)
+    long = "x" * 64 + "@" + "d" * 180 + ".com"
+    assert len(member_binding_name("admin", long)) <= 253
+
+
+# -- kfam: read-only -----------------------------------------------------------------------------
+
+
+def test_kfam_can_only_read(program):
+    objs = _objects(program("dev"), "dashboard-base")
+    role = objs["ClusterRole/kfam-read-only"]
+    verbs = {v for rule in role["rules"] for v in rule["verbs"]}
+    assert verbs == READ
+    assert {(rule["apiGroups"][0], rule["resources"][0]) for rule in role["rules"]} == {
+        ("kubeflow.org", "profiles"),
+        ("rbac.authorization.k8s.io", "rolebindings"),
+    }
+    binding = objs["ClusterRoleBinding/kfam-read-only"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": dashboard.KFAM_SERVICE_ACCOUNT, "namespace": "kubeflow"}
+    ]
+
+
+def test_only_the_dashboard_may_call_kfam_and_only_with_get(program):
+    objs = _objects(program("dev"), "dashboard-base")
+    (policy,) = [o for ref, o in objs.items() if ref.startswith("AuthorizationPolicy/")]
+    spec = policy["spec"]
+    assert spec["action"] == "ALLOW"
+    assert spec["selector"] == {"matchLabels": dashboard.KFAM_PODS}
+    (rule,) = spec["rules"]
+    assert rule["from"] == [
+        {"source": {"principals": ["cluster.local/ns/kubeflow/sa/centraldashboard"]}}
+    ]
+    assert rule["to"] == [{"operation": {"methods": ["GET"]}}]
+
+
+# -- the dashboard's route, header and menu --------------------------------------------------------
+
+
+def _patches(k: dict, kind: str) -> list[dict]:
+    return [p for p in k["patches"] if p["target"].get("kind") == kind]
+
+
+def test_dashboard_route_refuses_membership_writes_first(program):
+    _, k = _kustomization(program("dev"), "centraldashboard")
+    (route,) = _patches(k, "VirtualService")
+    ops = yaml.safe_load(route["patch"])
+    assert ops[0] == {
+        "op": "add",
+        "path": "/spec/gateways",
+        "value": ["istio-system/mlplatform-gateway"],
+    }
+    (refuse,) = [o for o in ops if o["path"] == "/spec/http/0"]
+    matches = refuse["value"]["match"]
+    assert {m["uri"]["prefix"] for m in matches} >= {
+        "/api/workgroup/create",
+        "/api/workgroup/add-contributor",
+        "/api/workgroup/remove-contributor",
+        "/api/workgroup/nuke-self",
+    }
+    assert all(m["ignoreUriCase"] for m in matches)  # Express routes case-insensitively
+    assert refuse["value"]["directResponse"]["status"] == 403
+
+
+def test_dashboard_reads_the_gateway_user_header_without_registration(program):
+    _, k = _kustomization(program("dev"), "centraldashboard")
+    env = {
+        e["name"]: e["value"]
+        for p in _patches(k, "Deployment")
+        for c in yaml.safe_load(p["patch"])["spec"]["template"]["spec"]["containers"]
+        for e in c.get("env", [])
+    }
+    assert env == {
+        "USERID_HEADER": "kubeflow-userid",
+        "USERID_PREFIX": "",
+        "REGISTRATION_FLOW": "false",
+    }
+
+
+@pytest.mark.parametrize(
+    ("off", "links"), [((), {"/jupyter/", None}), (("pipelines",), {"/jupyter/"})]
+)
+def test_menu_links_only_what_is_deployed(program, off, links):
+    _, k = _kustomization(program("dev", edit=_off(*off)), "centraldashboard")
+    (config,) = [
+        p for p in _patches(k, "ConfigMap") if p["target"]["name"] == "^centraldashboard-config$"
+    ]
+    menu = yaml.safe_load(yaml.safe_load(config["patch"])["data"]["links"])
+    assert {m.get("link") for m in menu["menuLinks"]} == links

@@ -1,0 +1,323 @@
+"""The central dashboard, kfam and notebooks as the platform builds them, against the real trees.
+
+For every case (each environment at its release, dev on every release) the generated
+kustomizations of overlays/upstream/{centraldashboard,profiles,...} are built with the
+kustomize CLI and the claims of modules/components/{dashboard,notebooks}.py checked in the
+output beside the program's own objects. The upstream facts the design rests on are pinned on
+the unmodified upstream bases, so a release that changes them fails here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import jsonschema
+import pytest
+
+from mlplatform import releases, render
+from mlplatform.components import dashboard, identity
+from mlplatform.components.istio import GATEWAY_PRINCIPAL, PLATFORM_GATEWAY
+from mlplatform.components.istio import NAMESPACE as GATEWAY_NAMESPACE
+from mlplatform.components.kubeflow_namespace import NAMESPACE as KUBEFLOW
+from mlplatform.graph import Graph, K8sObject
+from mlplatform.tenancy.objects import MEMBER_ROLE, MEMBER_USER
+from tests.upstream import CACHE, CASE_IDS, CASES, needs_cache, strings, upstream_graph
+
+pytestmark = needs_cache
+Obj = dict[str, Any]
+Key = tuple[str, str, str]
+cases = pytest.mark.parametrize(("env", "release"), CASES, ids=CASE_IDS)
+
+# kustomization name -> catalogue entry
+APPS = {"centraldashboard": "centraldashboard", "profiles": "kfam"}
+KUBEFLOW_GATEWAY = "kubeflow-gateway"
+WRITE = {"create", "update", "patch", "delete", "deletecollection", "*"}
+
+
+@dataclass(frozen=True)
+class Case:
+    graph: Graph
+    builds: dict[str, list[Obj]]
+
+    def ours(self) -> list[K8sObject]:
+        return list(self.graph.objects())
+
+    def built(self, app: str) -> list[Obj]:
+        if app not in self.builds:
+            pytest.skip(f"{app} is not installed here")
+        return self.builds[app]
+
+    def one(self, app: str, kind: str, name: str) -> Obj:
+        (found,) = [o for o in self.built(app) if (o["kind"], _name(o)) == (kind, name)]
+        return found
+
+
+@cache
+def case(env: str, release: str) -> Case:
+    graph = upstream_graph(env, release)
+    builds = {
+        b.name: list(render.kustomize(b.directory))
+        for b in render.kustomizations(graph)
+        if b.name in APPS
+    }
+    return Case(graph, builds)
+
+
+@cache
+def upstream(release: str, app: str) -> tuple[Obj, ...]:
+    """The catalogue's upstream base of one app, built alone (no overlay)."""
+    assert CACHE is not None
+    source = releases.load(release).component(APPS[app]).source.kustomize  # type: ignore[arg-type]
+    assert source is not None
+    return render.kustomize(str(CACHE.base(f"{source.url}?ref={source.ref}")))
+
+
+def _name(o: Obj) -> str:
+    """The name, without the hash kustomize appends to generated ConfigMaps and Secrets."""
+    name = o["metadata"]["name"]
+    return re.sub(r"-[a-z0-9]{10}$", "", name) if o["kind"] in ("ConfigMap", "Secret") else name
+
+
+def _pods(objs: list[Obj] | tuple[Obj, ...]) -> Iterator[tuple[Obj, Obj]]:
+    for o in objs:
+        if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+            yield o, o["spec"]["template"]
+
+
+def _env(container: Obj) -> dict[str, Obj]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return set(selector.items()) <= set(labels.items())
+
+
+def _principal(namespace: str, account: str) -> str:
+    return f"cluster.local/ns/{namespace}/sa/{account}"
+
+
+# -- every app ---------------------------------------------------------------------------------
+
+
+@cases
+@pytest.mark.parametrize("app", list(APPS))
+def test_builds_without_namespaces_and_everything_in_kubeflow(env, release, app):
+    built = case(env, release).built(app)
+    assert built
+    assert [o for o in built if o["kind"] == "Namespace"] == []
+    cluster = set(render.CLUSTER_SCOPED)
+    misplaced = [
+        (o["kind"], o["metadata"]["name"])
+        for o in built
+        if o["kind"] not in cluster and o["metadata"].get("namespace") != KUBEFLOW
+    ]
+    assert misplaced == []
+
+
+@cases
+@pytest.mark.parametrize("app", list(APPS))
+def test_nothing_names_kubeflows_gateway_and_only_the_platform_gateway_is_admitted(
+    env, release, app
+):
+    built = case(env, release).built(app)
+    assert [o["kind"] for o in built for t in strings(o) if KUBEFLOW_GATEWAY in t] == []
+    for o in built:
+        if o["kind"] == "VirtualService":
+            assert o["spec"]["gateways"] == [f"{GATEWAY_NAMESPACE}/{PLATFORM_GATEWAY}"]
+        if o["kind"] == "AuthorizationPolicy":
+            principals = {
+                p
+                for rule in o["spec"].get("rules", [])
+                for f in rule.get("from", [])
+                for p in f.get("source", {}).get("principals", [])
+            }
+            assert principals == {GATEWAY_PRINCIPAL}, _name(o)
+
+
+@cases
+@pytest.mark.parametrize("app", list(APPS))
+def test_no_dangling_references(env, release, app):
+    """ServiceAccounts, ConfigMaps (volumes, envFrom, key refs) a pod names are deployed."""
+    c = case(env, release)
+    built = c.built(app)
+    present = {(o["kind"], o["metadata"]["name"]) for o in built}
+    present |= {(o.kind, o.name) for o in c.ours() if o.namespace in (KUBEFLOW, None)}
+    out = []
+    for o, pod in _pods(built):
+        spec = pod["spec"]
+        account = spec.get("serviceAccountName", "default")
+        if account != "default" and ("ServiceAccount", account) not in present:
+            out.append(f"{_name(o)}: ServiceAccount {account}")
+        for v in spec.get("volumes", []):
+            if "configMap" in v and ("ConfigMap", v["configMap"]["name"]) not in present:
+                out.append(f"{_name(o)}: ConfigMap {v['configMap']['name']}")
+        for container in spec["containers"]:
+            for e in container.get("envFrom", []):
+                ref = e.get("configMapRef")
+                if ref and ("ConfigMap", ref["name"]) not in present:
+                    out.append(f"{_name(o)}: ConfigMap {ref['name']}")
+            for e in container.get("env", []):
+                ref = e.get("valueFrom", {}).get("configMapKeyRef")
+                if ref and ("ConfigMap", ref["name"]) not in present:
+                    out.append(f"{_name(o)}: ConfigMap {ref['name']}")
+    assert out == []
+
+
+@cases
+@pytest.mark.parametrize("app", list(APPS))
+def test_no_secrets_and_every_container_sized(env, release, app):
+    built = case(env, release).built(app)
+    assert [o for o in built if o["kind"] == "Secret"] == []
+    for o, pod in _pods(built):
+        for container in pod["spec"]["containers"]:
+            res = container.get("resources", {})
+            assert {"cpu", "memory"} <= set(res.get("requests", {})), _name(o)
+            assert {"cpu", "memory"} <= set(res.get("limits", {})), _name(o)
+
+
+# -- kfam -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("release", releases.available())
+def test_upstream_profiles_app_runs_the_controller_with_cluster_admin_and_routes_kfam(release):
+    """The facts the removals rest on (every release)."""
+    objs = upstream(release, "profiles")
+    (deployment,) = [o for o in objs if o["kind"] == "Deployment"]
+    names = [c["name"] for c in deployment["spec"]["template"]["spec"]["containers"]]
+    assert sorted(names) == ["kfam", "manager"]
+    (crb,) = [o for o in objs if o["kind"] == "ClusterRoleBinding"]
+    assert crb["roleRef"]["name"] == "cluster-admin"
+    (route,) = [o for o in objs if o["kind"] == "VirtualService"]
+    assert route["spec"]["gateways"] == [KUBEFLOW_GATEWAY]
+    assert route["spec"]["http"][0]["match"] == [{"uri": {"prefix": "/kfam/"}}]
+
+
+@cases
+def test_only_kfam_runs_and_it_can_only_read(env, release):
+    c = case(env, release)
+    built = c.built("profiles")
+    (deployment,) = [o for o in built if o["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    assert container["name"] == dashboard.KFAM_CONTAINER
+    assert pod["spec"]["serviceAccountName"] == dashboard.KFAM_SERVICE_ACCOUNT
+    assert [v["name"] for v in pod["spec"].get("volumes", [])] == []
+    assert _matches(dashboard.KFAM_PODS, pod["metadata"]["labels"])
+    assert dashboard.KFAM_PORT in {p["containerPort"] for p in container["ports"]}
+    assert not {o["kind"] for o in built} & {
+        "VirtualService",
+        "AuthorizationPolicy",
+        "ClusterRoleBinding",
+        "RoleBinding",
+        "Role",
+        "ClusterRole",
+    }
+    # Every binding of kfam's account in the whole case grants only reads.
+    account = {
+        "kind": "ServiceAccount",
+        "name": dashboard.KFAM_SERVICE_ACCOUNT,
+        "namespace": KUBEFLOW,
+    }
+    ours = {(o.kind, o.name): o.obj for o in c.ours()}
+    bindings = [
+        o.obj
+        for o in c.ours()
+        if o.kind in ("RoleBinding", "ClusterRoleBinding") and account in o.obj.get("subjects", [])
+    ]
+    assert bindings
+    for b in bindings:
+        role = ours[(b["roleRef"]["kind"], b["roleRef"]["name"])]
+        assert {v for r in role["rules"] for v in r["verbs"]} <= {"get", "list", "watch"}
+    # kfam reads the gateway's user header.
+    (config,) = [o for o in built if o["kind"] == "ConfigMap" and _name(o) == "profiles-config"]
+    assert config["data"]["USERID_HEADER"] == identity.USERID_HEADER
+    assert config["data"]["USERID_PREFIX"] == ""
+    assert _principal(KUBEFLOW, "centraldashboard") == dashboard.DASHBOARD_PRINCIPAL
+
+
+@cases
+def test_tenant_profiles_validate_against_the_profile_crd(env, release):
+    """The Profile CRD ships with kfam; ours validate against the version we write."""
+    c = case(env, release)
+    (crd,) = [o for o in c.built("profiles") if o["kind"] == "CustomResourceDefinition"]
+    assert crd["spec"]["scope"] == "Cluster"
+    group, version = dashboard.PROFILE_API.split("/")
+    assert crd["spec"]["group"] == group
+    (served,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
+    assert served["served"] and served["storage"]
+    profiles = [o.obj for o in c.ours() if o.kind == "Profile"]
+    assert profiles
+    for p in profiles:
+        jsonschema.validate(p["spec"], served["schema"]["openAPIV3Schema"]["properties"]["spec"])
+        # Every annotated binding of the namespace names one subject (kfam fails the whole
+        # list otherwise) and the owner is one of them.
+        ns = p["metadata"]["name"]
+        annotated = [
+            o.obj
+            for o in c.ours()
+            if o.kind == "RoleBinding"
+            and o.namespace == ns
+            and MEMBER_USER in (o.obj["metadata"].get("annotations") or {})
+        ]
+        assert all(len(b["subjects"]) == 1 for b in annotated)
+        owners = {
+            b["metadata"]["annotations"][MEMBER_USER]
+            for b in annotated
+            if b["metadata"]["annotations"][MEMBER_ROLE] == "admin"
+        }
+        assert p["spec"]["owner"]["name"] in owners
+
+
+# -- the dashboard ---------------------------------------------------------------------------------
+
+
+@cases
+def test_dashboard_reads_the_gateway_header_and_finds_kfam(env, release):
+    c = case(env, release)
+    deployment = c.one("centraldashboard", "Deployment", dashboard.DASHBOARD)
+    pod = deployment["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    env_ = {k: e.get("value") for k, e in _env(container).items()}
+    assert env_["USERID_HEADER"] == identity.USERID_HEADER
+    assert env_["USERID_PREFIX"] == ""
+    assert env_["REGISTRATION_FLOW"] == "false"
+    assert env_["LOGOUT_URL"] == "/oauth2/sign_out"  # oauth2-proxy's sign-out
+    # kfam's Service, as the dashboard addresses it (http://<host>:8081/kfam).
+    host = env_["PROFILES_KFAM_SERVICE_HOST"]
+    service = c.one("profiles", "Service", host.split(".")[0])
+    assert host.split(".")[1] == KUBEFLOW
+    assert dashboard.KFAM_PORT in {p["port"] for p in service["spec"]["ports"]}
+    assert _matches(
+        service["spec"]["selector"],
+        c.one("profiles", "Deployment", dashboard.KFAM_DEPLOYMENT)["spec"]["template"]["metadata"][
+            "labels"
+        ],
+    )
+    assert pod["spec"]["serviceAccountName"] == dashboard.DASHBOARD
+    assert _matches(dashboard.DASHBOARD_PODS, pod["metadata"]["labels"])
+    assert dashboard.DASHBOARD_PORT in {p["containerPort"] for p in container["ports"]}
+
+
+@cases
+def test_dashboard_route_refuses_writes_before_serving_anything(env, release):
+    c = case(env, release)
+    route = c.one("centraldashboard", "VirtualService", dashboard.DASHBOARD)
+    first, *rest = route["spec"]["http"]
+    assert first["directResponse"]["status"] == 403
+    assert {(m["uri"]["prefix"], m["ignoreUriCase"]) for m in first["match"]} == {
+        (p, True) for p in dashboard.REFUSED_PATHS
+    }
+    (serve,) = rest
+    assert serve["match"] == [{"uri": {"prefix": "/"}}]
+    (dest,) = serve["route"]
+    service = c.one("centraldashboard", "Service", dashboard.DASHBOARD)
+    assert dest["destination"]["host"] == f"{dashboard.DASHBOARD}.{KUBEFLOW}.svc.cluster.local"
+    (port,) = service["spec"]["ports"]
+    assert (port["port"], port["targetPort"]) == (
+        dest["destination"]["port"]["number"],
+        dashboard.DASHBOARD_PORT,
+    )
