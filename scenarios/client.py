@@ -41,6 +41,10 @@ class Cluster(Protocol):
         self, namespace: str, pod: str, container: str | None = None, tail_lines: int | None = None
     ) -> str: ...
     def impersonate(self, user: str, groups: list[str]) -> Cluster: ...
+    def version(self) -> str: ...  # the API server's Kubernetes version, e.g. "1.34"
+    def proxy_get(
+        self, namespace: str, service: str, path: str, params: dict[str, str] | None = None
+    ) -> str: ...  # GET through the API server's service proxy
 
 
 def ref(obj: Obj) -> str:
@@ -143,6 +147,30 @@ class KubeCluster:
             )
         except ApiException as e:
             raise ApiError(int(e.status or 0), str(e.reason)) from e
+
+    def version(self) -> str:
+        from kubernetes import client
+
+        info = client.VersionApi(self._api).get_code()
+        return f"{info.major}.{info.minor.rstrip('+')}"
+
+    def proxy_get(
+        self, namespace: str, service: str, path: str, params: dict[str, str] | None = None
+    ) -> str:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            resp = self._api.call_api(
+                f"/api/v1/namespaces/{namespace}/services/{service}/proxy/{path.lstrip('/')}",
+                "GET",
+                query_params=list((params or {}).items()),
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+                _preload_content=False,
+            )
+        except ApiException as e:
+            raise ApiError(int(e.status or 0), str(e.reason)) from e
+        return str(resp.data.decode())
 
     def impersonate(self, user: str, groups: list[str]) -> KubeCluster:
         from kubernetes import client

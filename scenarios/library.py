@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from mlplatform.components import kueue, minio, serving
+from mlplatform.components import kueue, minio, monitoring, serving
 from mlplatform.components.kubeflow_namespace import NAMESPACE as KUBEFLOW
 from mlplatform.components.training import TRAINER_NAMESPACE
 from mlplatform.manifests import Obj
 from mlplatform.releases import ComponentName, Release
+from mlplatform.scenarios import requirements
 from mlplatform.scenarios.artifacts import Controller
 from mlplatform.scenarios.images import Images
 from mlplatform.scenarios.manifests.tenancy import Flavor, ScenarioTenant
@@ -36,6 +37,11 @@ class Endpoints:
     kfp_namespace: str = KUBEFLOW
     kfp_host: str = f"http://ml-pipeline.{KUBEFLOW}.svc.cluster.local:8888"
     kfp_ports: tuple[int, ...] = (8888, 8887, 8080)  # API HTTP, API gRPC, metadata gRPC
+    # kube-prometheus-stack's Prometheus Service `<fullname>-prometheus`, port `http-web`
+    # (templates/prometheus/service.yaml, values prometheusSpec.portName, charts 70.4.2-82.4.0;
+    # monitoring.py sets fullnameOverride "kps"), reached through the API server's proxy.
+    prometheus_namespace: str = monitoring.NAMESPACE
+    prometheus_service: str = "kps-prometheus:http-web"
     controllers: dict[str, Controller] = field(
         default_factory=lambda: {
             "kueue": Controller("kueue", kueue.NAMESPACE, {"control-plane": "controller-manager"}),
@@ -65,11 +71,22 @@ class Target:
         return Flavor(self.namespace(scenario, "flavor"), node_labels or {})
 
 
+class NotApplicable(Exception):
+    """Raised by a step whose check does not apply to this cluster (e.g. no real GPU): the
+    step is skipped with the reason and the requirements it proves count as not applicable."""
+
+
 @dataclass(frozen=True)
 class Step:
     name: str
     expect: str  # the expected outcome, as the report shows it
     run: Callable[[Session], None]
+    proves: tuple[str, ...] = ()  # AI-conformance requirement ids (requirements.py)
+
+    def __post_init__(self) -> None:
+        known = requirements.catalogue().requirements
+        if unknown := [r for r in self.proves if r not in known]:
+            raise ValueError(f"step {self.name!r} proves unknown requirements {unknown}")
 
 
 @dataclass
@@ -98,6 +115,28 @@ class Scenario:
         """Why this scenario cannot run on `release`, or None."""
         missing = [c for c in self.requires if not release.has(c)]
         return f"release {release.release} ships no {', '.join(missing)}" if missing else None
+
+
+def proofs(scenario: str, steps: list[Step]) -> list[requirements.Proof]:
+    return [requirements.Proof(r, scenario, s.name) for s in steps for r in s.proves]
+
+
+def declared(
+    release: Release, kubernetes: str
+) -> tuple[dict[str, list[str]], dict[str, requirements.Coverage]]:
+    """What each scenario's steps prove on `release` (building every plan), and the coverage
+    of `kubernetes`'s checklist by them: what a fully passing run would show."""
+    target = Target(release, Images.for_release(release), "cov000")
+    by_scenario: dict[str, list[str]] = {}
+    found: list[requirements.Proof] = []
+    for sc in scenarios().values():
+        if sc.unsupported(release):
+            by_scenario[sc.name] = []
+            continue
+        mine = proofs(sc.name, sc.build(target).steps)
+        by_scenario[sc.name] = sorted({p.requirement for p in mine})
+        found += mine
+    return by_scenario, requirements.coverage(requirements.checklist(kubernetes), found)
 
 
 def scenarios() -> dict[str, Scenario]:

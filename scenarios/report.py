@@ -9,6 +9,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from mlplatform.scenarios import requirements
+from mlplatform.scenarios.requirements import Coverage
+
 Status = Literal["passed", "failed", "error", "skipped"]
 SCHEMA_VERSION = 1
 JUNIT_FILE, JSON_FILE, MARKDOWN_FILE = "junit.xml", "results.json", "report.md"
@@ -30,6 +33,8 @@ class StepResult:
     status: Status
     duration_s: float
     message: str = ""
+    proves: list[str] = field(default_factory=list)  # AI-conformance requirement ids
+    inapplicable: str = ""  # why the step did not apply here (then status is skipped)
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Report:
     started_at: str
     duration_s: float
     scenarios: list[ScenarioResult] = field(default_factory=list)
+    kubernetes: str = ""  # the cluster's minor: picks the AI-conformance checklist
 
     @property
     def passed(self) -> bool:
@@ -63,8 +69,23 @@ class Report:
             out[s.status] += 1
         return out
 
+    def coverage(self) -> dict[str, Coverage]:
+        """AI-conformance coverage from the steps that passed ({} without a checklist)."""
+        try:
+            cl = requirements.checklist(self.kubernetes) if self.kubernetes else None
+        except ValueError:
+            cl = None
+        if cl is None:
+            return {}
+        proofs = [requirements.Proof(r, sc.name, st.name) for sc in self.scenarios
+                  for st in sc.steps if st.status == "passed" for r in st.proves]  # fmt: skip
+        inapplicable = {r: f"{sc.name} / {st.name}: {st.inapplicable}" for sc in self.scenarios
+                        for st in sc.steps if st.inapplicable for r in st.proves}  # fmt: skip
+        return requirements.coverage(cl, proofs, inapplicable)
+
     def to_json(self) -> str:
         doc = {"schema_version": SCHEMA_VERSION, "passed": self.passed, **asdict(self)}
+        doc["coverage"] = {r: c.as_dict() for r, c in self.coverage().items()}
         return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
     @classmethod
@@ -79,7 +100,8 @@ class Report:
             ScenarioResult(**{**s, "steps": [StepResult(**st) for st in s["steps"]]})
             for s in d["scenarios"]
         ]
-        return cls(d["release"], d["context"], d["started_at"], d["duration_s"], scenarios)
+        return cls(d["release"], d["context"], d["started_at"], d["duration_s"], scenarios,
+                   d.get("kubernetes", ""))  # fmt: skip
 
 
 def junit_xml(report: Report) -> str:
@@ -107,6 +129,8 @@ def junit_xml(report: Report) -> str:
         props = ET.SubElement(suite, "properties")
         for key, value in sorted(sc.metrics.items()):
             ET.SubElement(props, "property", name=key, value=f"{value:g}")
+        for req, state in sorted(_suite_coverage(sc).items()):
+            ET.SubElement(props, "property", name=f"ai_conformance.{req}", value=state)
         for step in sc.steps:
             case = ET.SubElement(
                 suite,
@@ -132,6 +156,43 @@ def junit_xml(report: Report) -> str:
         suites.set(k, str(v))
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _suite_coverage(sc: ScenarioResult) -> dict[str, str]:
+    """What this scenario's steps showed for each requirement they prove."""
+    out: dict[str, str] = {}
+    for st in sc.steps:
+        for req in st.proves:
+            if st.status == "passed":
+                out[req] = requirements.PROVED
+            elif st.inapplicable:
+                out.setdefault(req, requirements.NOT_APPLICABLE)
+            else:
+                out.setdefault(req, "not proved")
+    return out
+
+
+def coverage_markdown(report: Report) -> list[str]:
+    """The AI-conformance table: each requirement, its level, and how this run covered it."""
+    cov = report.coverage()
+    if not cov:
+        why = (f"no AI-conformance checklist for Kubernetes {report.kubernetes}"
+               if report.kubernetes else "the cluster's Kubernetes version is unknown")  # fmt: skip
+        return ["", "## AI-conformance coverage", "", f"Not evaluated: {why}."]
+    cl = requirements.checklist(report.kubernetes)
+    lines = [
+        "",
+        f"## AI-conformance coverage (Kubernetes {cl.kubernetes}, checklist v{cl.version})",
+        "",
+        f"From the steps that passed; requirements from `{cl.source}`.",
+        "",
+        "| requirement | level | status | proved by / why |",
+        "| --- | --- | --- | --- |",
+    ]
+    for req, c in cov.items():
+        detail = "; ".join(c.by) if c.by else c.why
+        lines.append(f"| {req} | {c.level} | {c.state} | {_cell(detail)} |")
+    return lines
 
 
 def _fmt(value: float | None) -> str:
@@ -179,6 +240,7 @@ def markdown(report: Report) -> str:
             ]
         if sc.artifacts:
             lines += ["", "Artifacts (collected on failure):", *[f"- `{a}`" for a in sc.artifacts]]
+    lines += coverage_markdown(report)
     return "\n".join(lines) + "\n"
 
 

@@ -23,7 +23,7 @@ from mlplatform.scenarios import report as reports
 from mlplatform.scenarios.artifacts import collect
 from mlplatform.scenarios.client import Cluster, KubeCluster, Obj
 from mlplatform.scenarios.images import Images
-from mlplatform.scenarios.library import Endpoints, Plan, Scenario, Step, Target
+from mlplatform.scenarios.library import Endpoints, NotApplicable, Plan, Scenario, Step, Target
 from mlplatform.scenarios.library import scenarios as library_scenarios
 from mlplatform.scenarios.report import Report, ScenarioResult, Status, StepResult
 from mlplatform.scenarios.session import Session, StepFailed, condition
@@ -81,14 +81,18 @@ def _tenants_step(plan: Plan) -> Step:
 def _run_step(step: Step, session: Session) -> StepResult:
     start = time.monotonic()
     status: Status = "passed"
-    message = ""
+    message = inapplicable = ""
     try:
         step.run(session)
+    except NotApplicable as e:
+        status, inapplicable = "skipped", str(e)
+        message = f"not applicable: {e}"
     except (StepFailed, WaitTimeout, AssertionError) as e:
         status, message = "failed", str(e)
     except Exception as e:  # a harness or API error, reported as such
         status, message = "error", f"{type(e).__name__}: {e}"
-    return StepResult(step.name, step.expect, status, round(time.monotonic() - start, 3), message)
+    return StepResult(step.name, step.expect, status, round(time.monotonic() - start, 3), message,
+                      list(step.proves), inapplicable)  # fmt: skip
 
 
 def _cleanup(cluster: Cluster, created: list[Obj]) -> list[str]:
@@ -132,7 +136,7 @@ def run_scenario(
     for step in [_tenants_step(plan), *plan.steps]:
         if result.status != "passed":
             step_result = StepResult(
-                step.name, step.expect, "skipped", 0.0, "an earlier step failed"
+                step.name, step.expect, "skipped", 0.0, "an earlier step failed", list(step.proves)
             )
         else:
             step_result = _run_step(step, session)
@@ -185,7 +189,7 @@ def execute(
     progress = progress or Progress()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.monotonic()
-    report = Report(target.release.release, context, started, 0.0)
+    report = Report(target.release.release, context, started, 0.0, kubernetes=cluster.version())
     for i, scenario in enumerate(chosen, 1):
         report.scenarios.append(
             run_scenario(

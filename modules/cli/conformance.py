@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -186,9 +187,85 @@ def report(
         emit({"report": str(path), **data}, output)
 
 
-def list_scenarios(output: OutputOption = Output.table) -> None:
-    """The scenario library: name and what each checks."""
-    from mlplatform.scenarios.library import scenarios
+def list_scenarios(
+    env: OptionalEnvOption = None,
+    release: Annotated[
+        str | None,
+        typer.Option(
+            metavar="RELEASE",
+            help="build the scenarios for this platform release (default: the stack's with "
+            "--env, else the newest release supporting --kubernetes)",
+            callback=_check_release,
+        ),
+    ] = None,
+    kubernetes: Annotated[
+        str | None,
+        typer.Option(
+            metavar="MINOR",
+            help="Kubernetes minor whose AI-conformance checklist to cover, e.g. 1.33 "
+            "(default: the stack's kubernetesVersion with --env, else the release's newest)",
+        ),
+    ] = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """The scenario library: what each checks, the AI-conformance requirements its steps
+    prove, and the coverage of the checklist for a Kubernetes version."""
+    from mlplatform import releases
+    from mlplatform.scenarios.library import declared, scenarios
 
-    data = [{"name": s.name, "summary": s.summary} for s in scenarios().values()]
-    emit(data, output, ("scenario", "summary"), lambda d: [(s["name"], s["summary"]) for s in d])
+    if env is not None:
+        from mlplatform.cluster.lifecycle import load_stack
+
+        platform = load_stack(env).platform
+        release = release or platform.release
+        kubernetes = kubernetes or platform.kubernetes_version
+    if kubernetes is not None and not re.fullmatch(r"v?1\.[0-9]{1,2}(\.[0-9]+)?", kubernetes):
+        fail(f"--kubernetes {kubernetes}: not a Kubernetes minor; pass e.g. 1.34")
+    if release is None:
+        fitting = [
+            r
+            for r in releases.available()
+            if kubernetes is None or releases.load(r).kubernetes.contains(kubernetes)
+        ]
+        if not fitting:
+            fail(f"--kubernetes {kubernetes}: no platform release supports it; see `release list`")
+        release = fitting[-1]
+    rel = releases.load(release)
+    kubernetes = kubernetes or rel.kubernetes.max
+    if not rel.kubernetes.contains(kubernetes):
+        fail(
+            f"--kubernetes {kubernetes}: release {release} supports {rel.kubernetes.min}-"
+            f"{rel.kubernetes.max}; pass a minor in that range or another --release"
+        )
+    try:
+        proves, cov = declared(rel, kubernetes)
+    except ValueError as err:  # no checklist pinned for that minor
+        fail(one_line(str(err)))
+    from mlplatform.scenarios.requirements import checklist
+
+    cl = checklist(kubernetes)
+    data = {
+        "release": release,
+        "kubernetes": cl.kubernetes,
+        "checklist": {"version": cl.version, "source": cl.source},
+        "scenarios": [
+            {
+                "name": s.name,
+                "summary": s.summary,
+                "requirements": proves[s.name],
+                **({"unsupported": why} if (why := s.unsupported(rel)) else {}),
+            }
+            for s in scenarios().values()
+        ],
+        "coverage": {r: c.as_dict() for r, c in cov.items()},
+    }
+    if output is not Output.table:
+        emit(data, output)
+        return
+    emit(data, output, ("scenario", "proves", "summary"),
+         lambda d: [(s["name"], ", ".join(s["requirements"]) or "-", s["summary"])
+                    for s in d["scenarios"]])  # fmt: skip
+    emit(data["coverage"], output, ("requirement", "level", "status", "proved by / why"),
+         lambda c: [(r, v["level"], v["status"], "; ".join(v.get("by", [])) or v.get("why", ""))
+                    for r, v in c.items()],
+         title=f"AI conformance, Kubernetes {cl.kubernetes} (checklist v{cl.version})")  # fmt: skip

@@ -1,9 +1,14 @@
 """One module per conformance scenario; ALL is the run order."""
 
 from mlplatform.scenarios.catalog import (
+    ai_metrics,
+    gang_scheduling,
     gpu_scheduling,
     pipeline_run,
+    pod_autoscaling,
     quota_preemption,
+    robust_controller,
+    secure_accelerator_access,
     serve_and_load,
     tenant_isolation,
     train_queued,
@@ -13,7 +18,12 @@ ALL = (
     tenant_isolation.SCENARIO,
     train_queued.SCENARIO,
     quota_preemption.SCENARIO,
+    gang_scheduling.SCENARIO,
     gpu_scheduling.SCENARIO,
+    secure_accelerator_access.SCENARIO,
+    robust_controller.SCENARIO,
     serve_and_load.SCENARIO,
+    pod_autoscaling.SCENARIO,
+    ai_metrics.SCENARIO,
     pipeline_run.SCENARIO,
 )

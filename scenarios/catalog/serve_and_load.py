@@ -64,30 +64,22 @@ def s3_credentials(s: Session, ns: str, store: serving.ModelStore) -> list[Obj]:
     return serving.s3_credentials(ns, store, data["rootUser"], data["rootPassword"])
 
 
-def build(t: Target) -> Plan:
-    tenant = serving_tenant(t, NAME)
+def model_store(t: Target, ns: str, model: str = MODEL) -> serving.ModelStore:
+    e = t.endpoints
+    return serving.ModelStore(e.minio_endpoint, e.model_bucket, f"scenarios/{ns}/{model}")
+
+
+def model_steps(
+    t: Target, tenant: ScenarioTenant, runtime: Obj, isvc: Obj
+) -> tuple[list[Obj], list[Step]]:
+    """Upload the model to MinIO, then serve it: the objects and the two steps; the second
+    leaves the predictor's URL in `state["url"]`."""
     ns, queue = tenant.namespace, tenant.local_queue
-    store = serving.ModelStore(
-        t.endpoints.minio_endpoint, t.endpoints.model_bucket, f"scenarios/{ns}/{MODEL}"
-    )
-    size = Size(cpu="1", memory="1Gi")
+    name, mode = isvc["metadata"]["name"], isvc["metadata"]["annotations"][serving.MODE_ANNOTATION]
+    store = model_store(t, ns)
     upload = serving.model_upload_job(
         "model-upload", ns, queue, t.images.scenario, t.images.mc, store
     )
-    runtime = serving.serving_runtime(t.release, ns, t.images.scenario, size)
-    isvc = serving.inference_service(t.release, MODEL, ns, store, size, t.serving_mode)
-    offline_load = serving.load_job(
-        "load",
-        ns,
-        queue,
-        t.images.scenario,
-        serving.predictor_url(MODEL, ns),
-        MODEL,
-        LOAD_USERS,
-        LOAD_SECONDS,
-        SLO_PROFILE,
-    )
-    creds = serving.s3_credentials(ns, store, RUNTIME_VALUE, RUNTIME_VALUE)
 
     def uploaded(s: Session) -> None:
         for obj in s3_credentials(s, ns, store):
@@ -101,12 +93,41 @@ def build(t: Target) -> Plan:
         live = s.waiter.until(
             lambda: (o := s.live(isvc)) and condition(o, "Ready") and o,
             SERVE,
-            f"InferenceService {ns}/{MODEL} Ready",
+            f"InferenceService {ns}/{name} Ready",
             lambda: str((s.live(isvc) or {}).get("status", {})),
         )
         s.state["url"] = live["status"].get("address", {}).get("url") or serving.predictor_url(
-            MODEL, ns
+            name, ns
         )
+
+    creds = serving.s3_credentials(ns, store, RUNTIME_VALUE, RUNTIME_VALUE)
+    steps = [
+        Step("model in MinIO", "the fitted model is copied to the tenant's prefix with its "
+             "S3 credentials", uploaded),
+        Step("InferenceService ready", f"the {mode} predictor loads the model from "
+             "MinIO through the tenant's ServiceAccount", ready),
+    ]  # fmt: skip
+    return [*creds, upload, runtime, isvc], steps
+
+
+def build(t: Target) -> Plan:
+    tenant = serving_tenant(t, NAME)
+    ns, queue = tenant.namespace, tenant.local_queue
+    size = Size(cpu="1", memory="1Gi")
+    runtime = serving.serving_runtime(t.release, ns, t.images.scenario, size)
+    isvc = serving.inference_service(t.release, MODEL, ns, model_store(t, ns), size, t.serving_mode)
+    served, serve_steps = model_steps(t, tenant, runtime, isvc)
+    offline_load = serving.load_job(
+        "load",
+        ns,
+        queue,
+        t.images.scenario,
+        serving.predictor_url(MODEL, ns),
+        MODEL,
+        LOAD_USERS,
+        LOAD_SECONDS,
+        SLO_PROFILE,
+    )
 
     def holds_slo(s: Session) -> None:
         job = serving.load_job(
@@ -135,14 +156,11 @@ def build(t: Target) -> Plan:
             raise failure
 
     steps = [
-        Step("model in MinIO", "the fitted model is copied to the tenant's prefix with its "
-             "S3 credentials", uploaded),
-        Step("InferenceService ready", f"the {t.serving_mode} predictor loads the model from "
-             "MinIO through the tenant's ServiceAccount", ready),
+        *serve_steps,
         Step("load within SLOs", f"{LOAD_USERS} Locust users for {LOAD_SECONDS}s meet the "
              f"'{SLO_PROFILE}' SLO profile", holds_slo),
     ]  # fmt: skip
-    objects = [*creds, upload, runtime, isvc, offline_load]
+    objects = [*served, offline_load]
     return Plan([tenant], [tenant.flavor.build(t.release)], objects, steps, ["kserve", "kueue"])
 
 

@@ -43,7 +43,8 @@ def _train_steps(label: str, job: Obj, spec: TrainSpec, prefix: str) -> list[Ste
     return [
         Step(f"{label} admitted", "Kueue admits it from the tenant LocalQueue within quota",
              submit),
-        Step(f"{label} succeeds", f"all {spec.nodes} ranks run and the job succeeds", succeed),
+        Step(f"{label} succeeds", f"all {spec.nodes} ranks run and the job succeeds", succeed,
+             ("robust_controller",)),
         Step(f"{label} metrics", "rank 0 reports loss below target with the full world size",
              metrics),
     ]  # fmt: skip

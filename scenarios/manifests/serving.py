@@ -27,6 +27,8 @@ from mlplatform.scenarios.manifests.pods import (
 )
 
 MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+# KServe labels each predictor pod with its InferenceService (InferenceServicePodLabelKey).
+ISVC_LABEL = "serving.kserve.io/inferenceservice"
 S3_SECRET = "s3-credentials"
 S3_SERVICE_ACCOUNT = "s3-reader"
 RUNTIME = "mlplatform-sklearn"

@@ -141,7 +141,7 @@ def pod_specs(obj: dict[str, Any]) -> list[dict[str, Any]]:
     if obj["kind"] == "InferenceService":
         predictor = dict(spec["predictor"])
         model = {k: v for k, v in predictor.pop("model").items() if k not in _MODEL_ONLY}
-        for key in ("minReplicas", "maxReplicas"):
+        for key in ("minReplicas", "maxReplicas", "scaleMetric", "scaleTarget"):
             predictor.pop(key, None)
         return [{**predictor, "containers": [{"name": "kserve-container", **model}]}]
     return all_pod_specs(obj)

@@ -51,6 +51,8 @@ class FakeCluster:
         self.user = user
         self.parent = parent
         self._uids = itertools.count(1)
+        self.kubernetes = "1.34"
+        self.proxied: dict[tuple[str, str, str], Callable[[dict[str, str]], str]] = {}
 
     # --- Cluster protocol ------------------------------------------------------------
 
@@ -106,6 +108,15 @@ class FakeCluster:
         if self.fail_logs:
             raise ApiError(500, "log backend down")
         return self.logs_by_pod.get((namespace, pod, container or ""), "")
+
+    def version(self) -> str:
+        return self.kubernetes
+
+    def proxy_get(self, namespace: str, service: str, path: str, params=None) -> str:
+        """Answered by `self.proxied[(namespace, service, path)](params)`; else 503."""
+        if (handler := self.proxied.get((namespace, service, path))) is None:
+            raise ApiError(503, f"no endpoints for service {namespace}/{service}")
+        return handler(params or {})
 
     def impersonate(self, user: str, groups: list[str]) -> FakeCluster:
         view = FakeCluster(user, self)
