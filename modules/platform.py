@@ -13,6 +13,7 @@ from mlplatform.component import Context
 from mlplatform.components.certmanager import CertManager
 from mlplatform.components.dashboard import Dashboard
 from mlplatform.components.gpu import GpuDevicePlugin
+from mlplatform.components.gpu_telemetry import GpuTelemetry
 from mlplatform.components.identity import Identity, ext_authz_provider, oidc_client_secret
 from mlplatform.components.istio import Istio
 from mlplatform.components.katib import Katib
@@ -126,6 +127,12 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
         else None
     )
     gpu = GpuDevicePlugin(ctx, depends_on=[monitoring]) if enabled.gpu.enabled else None
+    # GPU telemetry: in the device plugin's namespace, its ServiceMonitor after monitoring's CRDs.
+    gpu_telemetry = (
+        GpuTelemetry(ctx, gpu, depends_on=[monitoring])
+        if gpu and enabled.gpu.telemetry.enabled
+        else None
+    )
 
     # Kueue: cert-manager issues its webhook certs, its chart's ServiceMonitor needs the CRD.
     kueue = Kueue(ctx, depends_on=[cert_manager, monitoring]) if enabled.kueue.enabled else None
@@ -184,6 +191,7 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
         "rbac": rbac,
         "serving": serving,
         "gpu": gpu,
+        "gpu_telemetry": gpu_telemetry,
         "identity": identity,
         "pipelines": pipelines,
         "dashboard": dashboard,

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
-from mlplatform.components import gpu
+from mlplatform.components import gpu, gpu_telemetry
 from mlplatform.policies.core import Config, Policy, View, Violation, list_of_strings
 from mlplatform.policies.pods import Container, containers, pod_templates
 from mlplatform.policies.tenancy import ENFORCE, tenant_workloads
@@ -30,6 +30,11 @@ GPU_DEVICE_PLUGIN = f"DaemonSet/{gpu.NAMESPACE}/{gpu.RELEASE}"
 # (modules/components/gpu.py), so the DaemonSet schedules no pod. Allowed by exact name; its
 # hostPID is turned off through values where the chart reads the switch (0.18.0 on).
 GPU_MPS_CONTROL_DAEMON = f"DaemonSet/{gpu.NAMESPACE}/{gpu.MPS_CONTROL_DAEMON}"
+# The DCGM exporter reads the kubelet's pod-resources socket (hostPath, read-only) to attribute
+# each GPU to the pod it is allocated to, and adds SYS_ADMIN for DCGM's profiling fields
+# (NVIDIA/dcgm-exporter deployment/templates/daemonset.yaml and values.yaml `securityContext`,
+# charts 4.2.0-4.8.1); it runs only on real NVIDIA nodes (modules/components/gpu_telemetry.py).
+GPU_DCGM_EXPORTER = f"DaemonSet/{gpu_telemetry.NAMESPACE}/{gpu_telemetry.RELEASE}"
 # Pod Security Standards (kubernetes/website content/en/docs/concepts/security/
 # pod-security-standards.md, "Capabilities"): baseline forbids adding anything beyond this
 # list; restricted requires drop ALL and allows adding back only NET_BIND_SERVICE.
@@ -277,7 +282,9 @@ POLICIES = [
         "Pods must not mount hostPath volumes (allow-listed platform DaemonSets excepted).",
         "mandatory",
         check=_host_path,
-        defaults={"allowed": [GPU_DEVICE_PLUGIN, GPU_MPS_CONTROL_DAEMON, NODE_EXPORTER]},
+        defaults={
+            "allowed": [GPU_DEVICE_PLUGIN, GPU_MPS_CONTROL_DAEMON, GPU_DCGM_EXPORTER, NODE_EXPORTER]
+        },
         schema={"allowed": list_of_strings(ALLOWED)},
     ),
     Policy(
@@ -314,7 +321,7 @@ POLICIES = [
         "only), even after dropping ALL.",
         "mandatory",
         stack_check=_capabilities,
-        defaults={"allowed": [GPU_DEVICE_PLUGIN]},
+        defaults={"allowed": [GPU_DEVICE_PLUGIN, GPU_DCGM_EXPORTER]},
         schema={"allowed": list_of_strings(ALLOWED)},
     ),
     Policy(

@@ -105,6 +105,7 @@ ComponentName = Literal[
     "kserve",
     "knative_serving",
     "nvidia_device_plugin",
+    "dcgm_exporter",
     "katib",
 ]
 
