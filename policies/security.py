@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
-from mlplatform.components import gpu, gpu_telemetry
+from mlplatform.components import gpu, gpu_telemetry, logging
 from mlplatform.policies.core import Config, Policy, View, Violation, list_of_strings
 from mlplatform.policies.pods import Container, containers, pod_templates
 from mlplatform.policies.tenancy import ENFORCE, tenant_workloads
@@ -20,6 +20,9 @@ NODE_EXPORTER = "DaemonSet/monitoring/*node-exporter*"
 # `requiresCapSysAdmin` (a ConfigMap may switch MIG strategy or volume-mount device lists at
 # run time), at v0.17.1, v0.18.0 and v0.20.0 alike.
 GPU_DEVICE_PLUGIN = f"DaemonSet/{gpu.NAMESPACE}/{gpu.RELEASE}"
+# The log collector reads every container's log file (and the API server's audit log) under the
+# node's /var/log, read-only (modules/components/logging.py); alone in its privileged namespace.
+LOG_COLLECTOR = f"DaemonSet/{logging.COLLECTOR_NAMESPACE}/{logging.ALLOY}"
 # The NVIDIA chart renders its MPS control daemon whenever the plugin is on: no value turns it
 # off at 0.17.1, 0.18.0 or 0.20.0 (NVIDIA/k8s-device-plugin deployments/helm/
 # nvidia-device-plugin/templates/daemonset-mps-control-daemon.yml, gated on
@@ -283,7 +286,13 @@ POLICIES = [
         "mandatory",
         check=_host_path,
         defaults={
-            "allowed": [GPU_DEVICE_PLUGIN, GPU_MPS_CONTROL_DAEMON, GPU_DCGM_EXPORTER, NODE_EXPORTER]
+            "allowed": [
+                GPU_DEVICE_PLUGIN,
+                GPU_MPS_CONTROL_DAEMON,
+                GPU_DCGM_EXPORTER,
+                NODE_EXPORTER,
+                LOG_COLLECTOR,
+            ]
         },
         schema={"allowed": list_of_strings(ALLOWED)},
     ),

@@ -16,6 +16,16 @@ from mlplatform.cluster.tools import search_path
 from mlplatform.config import PlatformConfig
 
 FAKE_GPU_SCRIPT = ROOT / "scripts" / "fake-gpu.sh"
+# API server auditing (platform.components.logging.audit), as kind's auditing guide sets it up
+# (kubernetes-sigs/kind v0.32.0 site/content/docs/user/auditing.md): the policy file is mounted
+# into the control-plane node and from there into the API server, which writes its log under
+# /var/log on the node, where the Alloy DaemonSet's /var/log mount reads it.
+AUDIT_POLICY = Path(__file__).with_name("audit-policy.yaml")
+AUDIT_POLICY_DIR = "/etc/kubernetes/policies"
+AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
+AUDIT_LOG = f"{AUDIT_LOG_DIR}/kube-apiserver-audit.log"
+AUDIT_LOG_MAX_MB = 100  # rotated by the API server, keeping AUDIT_LOG_BACKUPS old files
+AUDIT_LOG_BACKUPS = 2
 
 
 class ClusterError(RuntimeError):
@@ -62,12 +72,61 @@ def kind_config(config: PlatformConfig) -> dict[str, Any]:
                 (ports.https, kind.host_ports.https),
             )
         ]
+    logging = config.components.logging
+    if logging.enabled and logging.audit:
+        control.update(audit_patch())
     workers = [{"role": "worker", "image": image, "labels": dict(w.labels)} for w in kind.workers]
     return {
         "kind": "Cluster",
         "apiVersion": "kind.x-k8s.io/v1alpha4",
         "name": cluster_name(config.cluster.context),
         "nodes": [control, *workers],
+    }
+
+
+def audit_patch() -> dict[str, Any]:
+    """The control-plane node's kubeadm patch and mount enabling the API server audit log.
+
+    The patch carries no apiVersion and the map form of extraArgs: kind merges it into its
+    kubeadm v1beta3 config (Kubernetes < 1.36) and converts it for v1beta4 (kind v0.32.0
+    pkg/internal/patch/kubeadm_merge.go mergeExtraArgs, pkg/cluster/internal/kubeadm/config.go).
+    """
+    cluster_configuration = {
+        "kind": "ClusterConfiguration",
+        "apiServer": {
+            "extraArgs": {
+                "audit-policy-file": f"{AUDIT_POLICY_DIR}/{AUDIT_POLICY.name}",
+                "audit-log-path": AUDIT_LOG,
+                "audit-log-maxsize": str(AUDIT_LOG_MAX_MB),
+                "audit-log-maxbackup": str(AUDIT_LOG_BACKUPS),
+            },
+            "extraVolumes": [
+                {
+                    "name": "audit-policies",
+                    "hostPath": AUDIT_POLICY_DIR,
+                    "mountPath": AUDIT_POLICY_DIR,
+                    "readOnly": True,
+                    "pathType": "DirectoryOrCreate",
+                },
+                {
+                    "name": "audit-logs",
+                    "hostPath": AUDIT_LOG_DIR,
+                    "mountPath": AUDIT_LOG_DIR,
+                    "readOnly": False,
+                    "pathType": "DirectoryOrCreate",
+                },
+            ],
+        },
+    }
+    return {
+        "kubeadmConfigPatches": [yaml.safe_dump(cluster_configuration, sort_keys=False)],
+        "extraMounts": [
+            {
+                "hostPath": str(AUDIT_POLICY.resolve()),
+                "containerPath": f"{AUDIT_POLICY_DIR}/{AUDIT_POLICY.name}",
+                "readOnly": True,
+            }
+        ],
     }
 
 
