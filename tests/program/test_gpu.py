@@ -96,7 +96,13 @@ def test_namespace_privileged_with_network_policies(program):
         for o in g.objects()
         if o.kind == "NetworkPolicy" and o.namespace == ns["metadata"]["name"]
     }
-    assert policies == {"default-deny", "allow-dns", "allow-apiserver-egress"}
+    # The last: the DCGM exporter's scrape access (gpu_telemetry.py), on with GPUs by default.
+    assert policies == {
+        "default-deny",
+        "allow-dns",
+        "allow-apiserver-egress",
+        "allow-prometheus-scrape-dcgm-exporter",
+    }
 
 
 def test_alert_rules_when_monitoring(program):
