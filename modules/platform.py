@@ -19,6 +19,7 @@ from mlplatform.components.istio import Istio
 from mlplatform.components.katib import Katib
 from mlplatform.components.kubeflow_namespace import KubeflowNamespace
 from mlplatform.components.kueue import Kueue
+from mlplatform.components.logging import Logging, platform_namespaces
 from mlplatform.components.minio import Minio
 from mlplatform.components.monitoring import Monitoring, rules_overlay
 from mlplatform.components.pipelines import Pipelines
@@ -28,6 +29,7 @@ from mlplatform.components.training import Training
 from mlplatform.config import ConfigError, PlatformConfig, parse_platform
 from mlplatform.config.katib import dependency_problems as katib_problems
 from mlplatform.config.kubeflow_apps import dependency_problems as kubeflow_apps_problems
+from mlplatform.config.logging import dependency_problems as logging_problems
 from mlplatform.config.pipelines import dependency_problems as pipelines_problems
 from mlplatform.config.serving import release_problems as serving_problems
 from mlplatform.mirror import image_transform
@@ -72,6 +74,7 @@ def load_config(raw: dict[str, Any]) -> Stack:
     problems.extend(pipelines_problems(config))
     problems.extend(kubeflow_apps_problems(config))
     problems.extend(katib_problems(config))
+    problems.extend(logging_problems(config))
     if problems:
         raise ConfigError(problems)
     warnings = [w for i, t in enumerate(tenants) for w in quota_warnings(t, f"tenants[{i}]")]
@@ -199,6 +202,11 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
     }.items():
         if component is not None:
             built[name] = component
+
+    # Logging: after monitoring (ServiceMonitor CRD, Grafana's sidecar) and MinIO (its bucket
+    # user's Job); the admins' datasource covers the namespace of every component built above.
+    if enabled.logging.enabled:
+        built["logging"] = Logging(ctx, platform_namespaces(built), depends_on=[monitoring, minio])
 
     # Tenants: their objects need Kueue's and Istio's CRDs, the tenant roles and MinIO. A
     # platform stack registers none (each tenant has its own stack, see tenant_outputs); the

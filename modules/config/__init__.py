@@ -35,6 +35,7 @@ from mlplatform.config.gpu import Gpu
 from mlplatform.config.katib import Katib
 from mlplatform.config.kubeflow_apps import Dashboard, Notebooks
 from mlplatform.config.kueue import Kueue
+from mlplatform.config.logging import Logging
 from mlplatform.config.pipelines import Pipelines
 from mlplatform.config.serving import Serving
 from mlplatform.config.training import Training
@@ -263,6 +264,7 @@ class Components(Model):
     istio: Istio = Istio()
     minio: Minio = Minio()
     monitoring: Monitoring = Monitoring()
+    logging: Logging = Logging()
     pipelines: Pipelines = Pipelines()
     dashboard: Dashboard = Dashboard()
     notebooks: Notebooks = Notebooks()

@@ -105,6 +105,8 @@ ComponentName = Literal[
     "kserve",
     "knative_serving",
     "nvidia_device_plugin",
+    "loki",
+    "alloy",
     "dcgm_exporter",
     "katib",
 ]
