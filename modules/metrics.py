@@ -20,6 +20,7 @@ way. Two files of one exporter that both apply to a release are merged.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -76,3 +77,32 @@ def known(release: str) -> dict[str, frozenset[str]]:
 def all_known(release: str) -> frozenset[str]:
     """Every metric name any exporter the release pins ships."""
     return frozenset().union(*known(release).values())
+
+
+# PromQL words that look like metric names but are operators, modifiers or literals.
+_KEYWORDS = frozenset(
+    {"and", "or", "unless", "bool", "offset", "atan2", "inf", "nan", "start", "end"}
+)
+_STRING = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`[^`]*`')
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
+_TOKEN = re.compile(r"(?P<num>\d[\w.]*)|(?P<name>[A-Za-z_:][\w:]*)(?P<call>\s*\()?")
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression selects (not functions, labels or keywords).
+
+    Strings, label matchers, ranges and grouping label lists are dropped first; a name
+    followed by `(` is a function or aggregation. Selectors by `__name__` are refused."""
+    text = _STRING.sub('""', expr)
+    if "__name__" in text:
+        raise ValueError(f"selects by __name__, which cannot be checked: {expr}")
+    text = re.sub(r"\{[^{}]*\}", " ", text)
+    text = re.sub(r"\[[^\[\]]*\]", " ", text)
+    text = _GROUPING.sub(" ", text)
+    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\b", " ", text)
+    names = set()
+    for m in _TOKEN.finditer(text):
+        name = m.group("name")
+        if name and not m.group("call") and name.lower() not in _KEYWORDS:
+            names.add(name)
+    return names
