@@ -37,16 +37,21 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-def _epoch_ms(iso: str) -> int:
-    """`started_at` (ISO 8601) in ms since the epoch; naive times are UTC."""
-    at = datetime.fromisoformat(iso)
+def _epoch_ms(iso: str) -> int | None:
+    """`started_at` (ISO 8601) in ms since the epoch (naive times are UTC); None if not ISO."""
+    try:
+        at = datetime.fromisoformat(iso)
+    except ValueError:
+        return None
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     return int(at.timestamp() * 1000)
 
 
 def ctrf(report: Report) -> dict[str, Any]:
-    start = _epoch_ms(report.started_at)
+    parsed = _epoch_ms(report.started_at)
+    # CTRF needs a start: a report whose started_at is not a time starts when written
+    start = parsed if parsed is not None else int(datetime.now(UTC).timestamp() * 1000)
     tests: list[dict[str, Any]] = []
     offset = start
     for sc in report.scenarios:
@@ -93,7 +98,7 @@ def ctrf(report: Report) -> dict[str, Any]:
     return {
         "reportFormat": "CTRF",
         "specVersion": SPEC_VERSION,
-        "timestamp": report.started_at,
+        **({"timestamp": report.started_at} if parsed is not None else {}),
         "generatedBy": TOOL,
         "results": {
             "tool": {"name": TOOL},

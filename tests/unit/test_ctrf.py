@@ -168,3 +168,11 @@ def test_an_unknown_key_or_a_float_duration_breaks_the_rules():
     except jsonschema.ValidationError:
         return
     raise AssertionError("an unknown summary key passed the CTRF rules")
+
+
+def test_a_report_whose_start_is_not_a_time_still_gives_valid_ctrf():
+    report = _report()
+    report.started_at = "now"
+    doc = ctrf(report)
+    jsonschema.validate(doc, CTRF_RULES)
+    assert "timestamp" not in doc and doc["results"]["summary"]["start"] > 1795917600000
