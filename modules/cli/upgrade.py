@@ -1,22 +1,35 @@
-"""`mlplatform upgrade plan`: what an upgrade to another platform release would change."""
+"""`mlplatform upgrade plan|rehearse`: what an upgrade to another platform release would
+change, and a rehearsal of it on the local kind cluster."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mlplatform.cli.app import EnvOption, Exit, Output, OutputOption, _check_release, emit
+from mlplatform.cli.app import (
+    DryRunOption,
+    EnvOption,
+    Exit,
+    Output,
+    OutputOption,
+    _check_release,
+    emit,
+    fail,
+    one_line,
+)
 
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(
         name="upgrade",
-        help="plan an upgrade between platform releases (offline)",
+        help="plan an upgrade between platform releases (offline), rehearse it on kind",
         no_args_is_help=True,
     )
     group.command("plan")(plan)
+    group.command("rehearse")(rehearse)
     app.add_typer(group)
 
 
@@ -54,4 +67,87 @@ def plan(
     else:
         emit(json.loads(upgrade.as_json(result)), output)
     if not result.ok:
+        raise typer.Exit(Exit.FINDINGS)
+
+
+def rehearse(
+    env: EnvOption,
+    from_release: Annotated[
+        str,
+        typer.Option(
+            "--from", metavar="RELEASE", help="release brought up first", callback=_check_release
+        ),
+    ],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", metavar="RELEASE", help="release upgraded to", callback=_check_release
+        ),
+    ],
+    kubernetes: Annotated[
+        str | None,
+        typer.Option(
+            metavar="MINOR",
+            help="Kubernetes of the kind cluster, in both releases' ranges (default: the "
+            "stack's kubernetesVersion)",
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="directory for rehearsal.json and the suite reports")
+    ] = Path("rehearsal-out"),
+    load_seconds: Annotated[
+        int,
+        typer.Option(
+            min=60,
+            help="how long the load runs against the served model (must "
+            "outlast the upgrade and the second suite)",
+        ),
+    ] = 3600,
+    keep_on_failure: Annotated[
+        bool,
+        typer.Option(
+            "--keep-on-failure", help="leave failed scenarios' and the rehearsal's namespaces"
+        ),
+    ] = False,
+    dry_run: DryRunOption = False,
+    output: OutputOption = Output.table,
+) -> None:
+    """Bring the kind stack up at --from, run the suite, keep a model served under load, upgrade
+    to --to (+ storage migrations), run the suite again, check the data survived, report the
+    downtime; exit 1 when any step fails. --dry-run prints the steps."""
+    from mlplatform import rehearsal
+    from mlplatform.cluster.lifecycle import load
+
+    config = load(env)
+    try:
+        steps = rehearsal.plan(env, config, from_release, to, kubernetes)
+    except rehearsal.RehearsalRefused as err:
+        fail(f"upgrade rehearse: {one_line(str(err))}")
+    if dry_run:
+        if output is Output.table:
+            print(rehearsal.render(steps))
+        else:
+            emit(steps.as_dict(), output)
+        return
+    from mlplatform.cli.cluster import _prerequisites
+    from mlplatform.cluster.kind import KindCluster, cluster_name
+    from mlplatform.cluster.tools import KIND_TOOLS
+
+    _prerequisites(KIND_TOOLS, install=False)
+    cluster = KindCluster(cluster_name(config.cluster.context))
+    if cluster.exists():
+        fail(
+            f"upgrade rehearse: kind cluster {cluster.name} exists; a rehearsal starts from a "
+            f"fresh cluster at {from_release}: mlplatform down --env {env} first"
+        )
+    actions = rehearsal.live_actions(env, config, steps.kubernetes, None, keep_on_failure)
+    outcome = rehearsal.execute(steps, actions, out, load_seconds, keep_on_failure)
+    if output is Output.table:
+        verdict = "PASSED" if outcome.passed else "FAILED"
+        downtime = "-" if outcome.downtime_s is None else f"{outcome.downtime_s:g}s"
+        print(f"rehearsal {steps.from_release} -> {steps.to_release}: {verdict}; "
+              f"downtime {downtime}; {out / 'rehearsal.json'}")  # fmt: skip
+    else:
+        emit(outcome.as_dict(), output)
+    if not outcome.passed:
         raise typer.Exit(Exit.FINDINGS)

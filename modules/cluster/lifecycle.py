@@ -40,6 +40,11 @@ def load(env: str) -> PlatformConfig:
     return load_stack(env).platform
 
 
+def pinned(config: PlatformConfig) -> dict[str, str]:
+    """The stack-file keys a Deployment's config pins (it may be retargeted: a rehearsal)."""
+    return {"release": config.release, "kubernetesVersion": config.kubernetes_version}
+
+
 def uses_kind(config: PlatformConfig) -> bool:
     return bool(config.cluster.context and config.cluster.context.startswith("kind-"))
 
@@ -99,7 +104,8 @@ def bring_up(
     kubeconfig = kubeconfig or (
         Path(config.cluster.kubeconfig) if config.cluster.kubeconfig else None
     )
-    dep = Deployment(env, config, kubeconfig, stacks.prepare(env, kubeconfig=kubeconfig))
+    ws = stacks.prepare(env, kubeconfig=kubeconfig, platform=pinned(config))
+    dep = Deployment(env, config, kubeconfig, ws)
     try:
         _bring_up(dep, kind, out)
     except (ClusterError, stacks.StackError):
@@ -145,7 +151,7 @@ def _bring_up(dep: Deployment, kind: bool, out: Printer) -> None:
     names = tenant_names(dep.env)
     if names:  # each tenant on its own stack, once the platform's outputs say it is ready
         out(f"pulumi up of {len(names)} tenant stacks ({dep.env}.tenant-<name>)")
-        errors = up_tenants(dep.env, names, kubeconfig=dep.kubeconfig)
+        errors = up_tenants(dep.env, names, kubeconfig=dep.kubeconfig, platform=pinned(config))
         if errors:
             failed = "; ".join(f"{n}: {e.splitlines()[-1] if e else ''}" for n, e in errors.items())
             raise stacks.StackError(f"{len(errors)} tenant stacks failed: {failed}")
@@ -229,9 +235,15 @@ def existing_tenant_stacks(
     return sorted(found)
 
 
-def up_tenant(env: str, name: str, kubeconfig: Path | None = None, out: Printer = print) -> None:
-    """`pulumi up` of one tenant's stack (raises StackError)."""
-    ws = stacks.prepare(env, kubeconfig=kubeconfig, tenant=name)
+def up_tenant(
+    env: str,
+    name: str,
+    kubeconfig: Path | None = None,
+    out: Printer = print,
+    platform: dict[str, str] | None = None,
+) -> None:
+    """`pulumi up` of one tenant's stack (raises StackError); `platform`: as the platform's."""
+    ws = stacks.prepare(env, kubeconfig=kubeconfig, tenant=name, platform=platform)
     stacks.up(stacks.select(ws), out)
 
 
@@ -242,13 +254,15 @@ def up_tenants(
     parallel: int = 4,
     kubeconfig: Path | None = None,
     on_done: Callable[[str, str | None], None] = lambda name, error: None,
+    platform: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Every named tenant stack up, `parallel` at a time; returns name -> error of the failed."""
     errors: dict[str, str] = {}
 
     def one(name: str) -> None:
         try:
-            up_tenant(env, name, kubeconfig, out=lambda _: None)
+            pins = {"platform": platform} if platform else {}  # a rehearsal's release
+            up_tenant(env, name, kubeconfig, out=lambda _: None, **pins)
         except stacks.StackError as err:
             errors[name] = str(err)
         on_done(name, errors.get(name))

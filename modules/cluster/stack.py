@@ -119,11 +119,17 @@ def project_document(layout: Layout, work_dir: Path) -> dict[str, Any]:
     return doc
 
 
-def stack_document(layout: Layout, env: str, stack_name: str | None = None) -> dict[str, Any]:
+def stack_document(
+    layout: Layout,
+    env: str,
+    stack_name: str | None = None,
+    platform: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The tracked stack file, plus the secrets-provider keys of the previous generated copy.
 
     A tenant stack (`stack_name` `<env>.tenant-<name>`) gets the same file: its program reads
-    its own entry of `mlplatform:tenants` by name.
+    its own entry of `mlplatform:tenants` by name. `platform` overrides keys of
+    `mlplatform:platform` (`upgrade rehearse` runs the stack at two releases; the file is kept).
     """
     stack_name = stack_name or env
     source = layout.stack_file(env)
@@ -134,6 +140,8 @@ def stack_document(layout: Layout, env: str, stack_name: str | None = None) -> d
     if previous.is_file() and not any(key in doc for key in _SECRETS_KEYS):
         old = yaml.safe_load(previous.read_text()) or {}
         doc.update({key: old[key] for key in _SECRETS_KEYS if key in old})
+    if platform:
+        doc.setdefault("config", {}).setdefault("mlplatform:platform", {}).update(platform)
     return doc
 
 
@@ -143,13 +151,14 @@ def prepare(
     environ: Mapping[str, str] = os.environ,
     kubeconfig: Path | None = None,
     tenant: str | None = None,
+    platform: Mapping[str, str] | None = None,
 ) -> Workspace:
     """Write the generated workspace for `env` (or for its tenant `tenant`'s own stack: same
     project, backend and passphrase) and return it with the variables Pulumi needs."""
     layout = layout or Layout()
     name = tenant_stack_name(env, tenant) if tenant else env
     work_dir = layout.work_dir(name)
-    stack = stack_document(layout, env, name)
+    stack = stack_document(layout, env, name, platform)
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "Pulumi.yaml").write_text(yaml.safe_dump(project_document(layout, work_dir)))
     (work_dir / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(stack, sort_keys=False))

@@ -8,20 +8,21 @@ the end-to-end entry can perform (it owns `pulumi up`), so it is a function, not
 from __future__ import annotations
 
 import contextlib
+import copy
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlplatform import releases
 from mlplatform.scenarios.catalog.serve_and_load import MODEL, load_metrics, parse_load
 from mlplatform.scenarios.catalog.serve_and_load import build as build_serving
-from mlplatform.scenarios.client import Cluster
+from mlplatform.scenarios.client import Cluster, Obj
 from mlplatform.scenarios.images import Images
 from mlplatform.scenarios.library import Endpoints, Target
 from mlplatform.scenarios.manifests import serving
 from mlplatform.scenarios.report import Report
-from mlplatform.scenarios.session import Session, StepFailed
+from mlplatform.scenarios.session import Session, StepFailed, condition
 from mlplatform.scenarios.waits import Waiter
 
 NAME = "upgrade-rehearsal"
@@ -40,8 +41,8 @@ PHASES = (
     Phase("load", "a paced Locust load runs against it for the whole upgrade"),
     Phase("upgrade", "the stack is upgraded to release N+1 (pulumi up by the e2e entry)"),
     Phase("after", "every scenario passes on release N+1"),
-    Phase("data", "the model created on N is still served; load SLO ('upgrade') holds; "
-          "downtime = failed requests / request rate"),
+    Phase("data", "the model created on N is still Ready and served, its MinIO objects are "
+          "there; load SLO ('upgrade') holds; downtime = failed requests / request rate"),
 )  # fmt: skip
 
 
@@ -52,6 +53,40 @@ class Rehearsal:
     downtime_s: float
     load: dict[str, float]
     passed: bool
+    checks: dict[str, str] = field(default_factory=dict)  # data check -> "ok" or what failed
+
+
+def objects_job(upload: Obj) -> Obj:
+    """`mc stat --recursive` of what the model upload Job copied (same store, credentials and
+    queue): it fails when the objects are gone."""
+    job = copy.deepcopy(upload)
+    job["metadata"]["name"] = "model-objects"
+    pod = job["spec"]["template"]["spec"]
+    pod.pop("initContainers", None)
+    mc = pod["containers"][0]
+    args = mc["args"]
+    cp = args.index("cp")
+    mc["args"] = [*args[:cp], "stat", "--recursive", args[-1]]
+    return job
+
+
+def _data_checks(session: Session) -> dict[str, str]:
+    """After the upgrade: the InferenceService created on N is Ready; its objects are in MinIO."""
+    checks = {}
+    isvc = next(o for o in session.created if o["kind"] == "InferenceService")
+    live = session.live(isvc)
+    checks["served model"] = "ok" if condition(live, "Ready") else (
+        f"InferenceService {isvc['metadata']['name']} not Ready: {(live or {}).get('status')}"
+    )  # fmt: skip
+    upload = next(o for o in session.created if o["metadata"]["name"] == "model-upload")
+    job = objects_job(upload)
+    try:
+        session.create(job)
+        session.finished(job)
+        checks["minio objects"] = "ok"
+    except StepFailed as err:
+        checks["minio objects"] = f"missing: {err}"
+    return checks
 
 
 def rehearse(
@@ -64,9 +99,11 @@ def rehearse(
     load_seconds: int,
     keep_on_failure: bool = False,
     waiter: Waiter | None = None,
+    on_phase: Callable[[str], None] = lambda name: None,
 ) -> Rehearsal:
     """Run the phases. `upgrade` performs the stack upgrade and returns when it is done;
-    `suite(release, out_dir)` runs every scenario (the e2e entry passes `runner.run`)."""
+    `suite(release, out_dir)` runs every scenario (the e2e entry passes `runner.run`);
+    `on_phase(name)` is told when the state and load phases are done."""
     before = suite(from_release, out_dir / "before")
     rel = releases.load(from_release)
     target = Target(rel, Images.for_release(rel), secrets.token_hex(3), Endpoints())
@@ -77,11 +114,13 @@ def rehearse(
         session.create(obj)
     for step in plan.steps[:2]:  # model in MinIO, InferenceService ready
         step.run(session)
+    on_phase("state")
     load = serving.load_job("upgrade-load", tenant.namespace, tenant.local_queue,
                             target.images.scenario, session.state["url"], MODEL, 4,
                             load_seconds, LOAD_PROFILE)  # fmt: skip
     session.create(load)
     session.admitted(load)
+    on_phase("load")
     upgrade()
     after = suite(to_release, out_dir / "after")
     with contextlib.suppress(StepFailed):  # the gate verdict comes from the report below
@@ -89,7 +128,9 @@ def rehearse(
     report = parse_load(session.pod_logs(load))
     rps = report.result.rps
     downtime = report.result.failures / rps if rps else float(load_seconds)
-    ok = before.passed and after.passed and report.gate.passed
+    checks = _data_checks(session)
+    checks["load slo"] = "ok" if report.gate.passed else "; ".join(report.gate.reasons)
+    ok = before.passed and after.passed and all(v == "ok" for v in checks.values())
     if ok or not keep_on_failure:
         cluster.delete("v1", "Namespace", tenant.namespace)
         for obj in plan.cluster_objects:
@@ -97,4 +138,4 @@ def rehearse(
         cluster.delete(
             target.release.component("kueue").api("kueue"), "ClusterQueue", tenant.cluster_queue
         )
-    return Rehearsal(before, after, round(downtime, 2), load_metrics(report), ok)
+    return Rehearsal(before, after, round(downtime, 2), load_metrics(report), ok, checks)

@@ -1,0 +1,321 @@
+"""`upgrade rehearse`: the plan (order, the Kueue migration only when the API changes), its
+refusals, the walk with fake lifecycle callables over the fake cluster, and the migration."""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+
+import pytest
+import yaml
+
+from mlplatform import rehearsal
+from mlplatform.cli import main
+from mlplatform.cli.app import Exit
+from mlplatform.cluster import ROOT
+from mlplatform.cluster.lifecycle import load, pinned
+from mlplatform.cluster.stack import Layout, prepare
+from mlplatform.scenarios.catalog.upgrade_rehearsal import rehearse
+from mlplatform.scenarios.client import ApiError
+from mlplatform.scenarios.report import Report, ScenarioResult
+from mlplatform.scenarios.waits import Waiter
+from tests.scenarios.fake import FakeClock, FakeCluster, load_report, serving_cluster
+
+ORDER = ["up 1.11", "image", "suite 1.11", "state", "load", "upgrade 26.03", "migrate kueue",
+         "suite 26.03", "data", "report"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return load("dev")
+
+
+def test_the_plan_is_ordered_and_migrates_kueue_when_its_api_changes(dev):
+    p = rehearsal.plan("dev", dev, "1.11", "26.03", kubernetes="1.34")
+    assert [s.name for s in p.steps] == ORDER
+    assert p.migration == rehearsal.Migration(
+        "kueue", "kueue.x-k8s.io", "v1beta1", "v1beta2", p.migration.how
+    )
+    assert "storedVersions" in p.migration.how  # the catalogue's 26.03 storage_migration
+    assert p.kubernetes == "1.34" and any(c.component == "kueue" for c in p.changes)
+    migrate = p.steps[ORDER.index("migrate kueue")].does
+    assert "kueue.x-k8s.io/v1beta2" in migrate and "Workload" in migrate
+
+
+def test_no_migration_step_when_the_kueue_api_stays(dev):
+    p = rehearsal.plan("dev", dev, "1.10", "1.11")
+    assert p.migration is None
+    assert [s.name for s in p.steps] == [
+        "up 1.10", "image", "suite 1.10", "state", "load", "upgrade 1.11", "suite 1.11",
+        "data", "report",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("26.03", "1.11", None), "26.03 -> 1.11 is a downgrade"),
+        (("1.11", "1.11", None), "1.11 -> 1.11 is no upgrade"),
+        (("1.11", "27.01", None), "--to '27.01' is not a release"),
+        (("1.11", "26.03", None), "Kubernetes 1.33 is not in both 1.11 (1.33-1.34) and 26.03"),
+        (("1.11", "26.03", "1.36"), "pass --kubernetes 1.34"),
+    ],
+)
+def test_refusals(dev, args, message):
+    with pytest.raises(
+        rehearsal.RehearsalRefused, match=message.replace("(", r"\(").replace(")", r"\)")
+    ):
+        rehearsal.plan("dev", dev, *args)
+
+
+def test_a_stack_not_on_kind_is_refused(dev):
+    remote = dev.model_copy(
+        update={"cluster": dev.cluster.model_copy(update={"context": "prod-eks"})}
+    )
+    with pytest.raises(rehearsal.RehearsalRefused, match=r"not on kind .* use --env dev"):
+        rehearsal.plan("dev", remote, "1.10", "1.11")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--from", "26.03", "--to", "1.11"], "is a downgrade"),
+        (["--from", "1.11", "--to", "26.03"], "pass --kubernetes 1.34"),
+        (["--from", "1.11", "--to", "9.9"], "'9.9' is not a release"),
+    ],
+)
+def test_cli_refusals_are_one_line_and_exit_2(capsys, monkeypatch, argv, message):
+    monkeypatch.setattr(rehearsal, "live_actions", lambda *a, **k: pytest.fail("ran"))
+    code = main(["upgrade", "rehearse", "--env", "dev", *argv])
+    err = capsys.readouterr().err
+    assert code == Exit.USAGE and err.count("\n") == 1 and message in err, err
+
+
+def test_cli_dry_run_prints_the_plan_and_touches_nothing(capsys, monkeypatch):
+    monkeypatch.setattr(rehearsal, "live_actions", lambda *a, **k: pytest.fail("ran"))
+    argv = ["upgrade", "rehearse", "--env", "dev", "--from", "1.11", "--to", "26.03",
+            "--kubernetes", "1.34", "--dry-run"]  # fmt: skip
+    assert main(argv) == Exit.OK
+    out = capsys.readouterr().out
+    numbered = [
+        ln.split(":")[0].strip() for ln in out.splitlines() if ln[:4].strip()[:-1].isdigit()
+    ]
+    assert numbered == [f"{i}. {n}" for i, n in enumerate(ORDER, 1)], out
+    assert main([*argv, "-o", "json"]) == Exit.OK
+    doc = json.loads(capsys.readouterr().out)
+    assert [s["name"] for s in doc["steps"]] == ORDER and doc["migration"][
+        "to_version"
+    ] == "v1beta2"
+
+
+# --- execution with fake lifecycle callables -----------------------------------------------
+
+
+def _crd(plural: str, stored: list[str]) -> dict:
+    return {"apiVersion": rehearsal.CRD_API, "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.kueue.x-k8s.io"},
+            "status": {"storedVersions": stored}}  # fmt: skip
+
+
+def _kueue_state(cluster: FakeCluster) -> None:
+    """What the old release left: Kueue CRDs storing v1beta1 and objects written at v1beta1."""
+    for plural in ("clusterqueues", "localqueues", "resourceflavors", "workloads"):
+        cluster.put(_crd(plural, ["v1beta1", "v1beta2"]))
+    old = "kueue.x-k8s.io/v1beta1"
+    cluster.put({"apiVersion": old, "kind": "ResourceFlavor", "metadata": {"name": "default"}})
+    cluster.put({"apiVersion": old, "kind": "ClusterQueue", "metadata": {"name": "team-a"}})
+    cluster.put({"apiVersion": old, "kind": "LocalQueue",
+                 "metadata": {"name": "main", "namespace": "team-a"}})  # fmt: skip
+
+
+class Lifecycle:
+    """Fake lifecycle: records what runs, in order; the cluster is the fake cluster."""
+
+    def __init__(self, cluster: FakeCluster, fail_up: str = "", suites_pass: bool = True) -> None:
+        self.calls: list[str] = []
+        self.cluster = cluster
+        self.fail_up = fail_up
+        self.suites_pass = suites_pass
+        self.dropped: list[tuple[str, list[str]]] = []
+
+    def up(self, release: str) -> None:
+        self.calls.append(f"up {release}")
+        if release == self.fail_up:
+            raise RuntimeError(f"pulumi up of dev at {release} failed")
+
+    def suite(self, release, out, image) -> Report:
+        self.calls.append(f"suite {release} {image}")
+        status = "passed" if self.suites_pass else "failed"
+        return Report(release, "kind-x", "2026-11-29T02:00:00+00:00", 1.0,
+                      [ScenarioResult("x", "", [], status, 1.0)])  # fmt: skip
+
+    def migrate(self, m: rehearsal.Migration) -> rehearsal.Migrated:
+        self.calls.append(f"migrate {m.api_version}")
+        return rehearsal.migrate_storage(self.cluster, m, lambda c, v: self.dropped.append((c, v)))
+
+    def actions(self) -> rehearsal.Actions:
+        middle = functools.partial(rehearse, waiter=Waiter(FakeClock()))
+        return rehearsal.Actions(self.up, lambda: "scn:1", lambda: self.cluster, self.suite,
+                                 self.migrate, middle)  # fmt: skip
+
+
+def _plan(dev, from_release="1.11", to="26.03"):
+    return rehearsal.plan("dev", dev, from_release, to, "1.34" if to == "26.03" else None)
+
+
+def test_execute_walks_the_plan_in_order_and_reports_downtime(dev, tmp_path):
+    cluster = serving_cluster(load_report(p95_ms=200, failures=30, rps=20, profile="upgrade"))
+    _kueue_state(cluster)
+    fake = Lifecycle(cluster)
+    lines: list[str] = []
+    done = rehearsal.execute(_plan(dev), fake.actions(), tmp_path, 600, say=lines.append)
+    assert fake.calls == ["up 1.11", "suite 1.11 scn:1", "up 26.03",
+                          "migrate kueue.x-k8s.io/v1beta2", "suite 26.03 scn:1"]  # fmt: skip
+    assert [s.name for s in done.steps] == ORDER
+    assert done.passed and all(s.status == "passed" for s in done.steps), done.steps
+    assert [ln.split("] ")[1].split(":")[0] for ln in lines] == ORDER
+    assert done.downtime_s == 1.5  # 30 failed requests at 20 rps
+    assert done.checks == {"served model": "ok", "minio objects": "ok", "load slo": "ok"}
+    assert not any(k[0] == "Job" for k in cluster.objects)  # gone with the rehearsal namespace
+    written = json.loads((tmp_path / "rehearsal.json").read_text())
+    assert written["passed"] and written["downtime_s"] == 1.5
+    # the migration rewrote the old objects and dropped v1beta1 from the CRDs' storedVersions
+    cq = cluster.get("", "ClusterQueue", "team-a")
+    assert cq["apiVersion"] == "kueue.x-k8s.io/v1beta2"
+    assert ("clusterqueues.kueue.x-k8s.io", ["v1beta2"]) in fake.dropped
+    migrate = done.steps[ORDER.index("migrate kueue")]
+    # the old objects and the rehearsal's own queue objects (created on the old release)
+    assert "ClusterQueue 2" in migrate.detail and "dropped from 4 CRDs" in migrate.detail
+
+
+def test_the_objects_check_is_an_mc_stat_of_the_uploaded_prefix(dev, tmp_path):
+    cluster = serving_cluster(load_report(p95_ms=200, profile="upgrade"))
+    created: list[dict] = []
+    cluster.hooks.append(lambda c, obj: created.append(obj))
+    rehearsal.execute(_plan(dev, "1.10", "1.11"), Lifecycle(cluster).actions(), tmp_path, 600,
+                      say=lambda _: None)  # fmt: skip
+    jobs = {o["metadata"]["name"]: o for o in created if o["kind"] == "Job"}
+    upload = jobs["model-upload"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    stat = jobs["model-objects"]["spec"]["template"]["spec"]
+    assert "initContainers" not in stat
+    assert stat["containers"][0]["args"][-3:] == ["stat", "--recursive", upload[-1]]
+
+
+def test_missing_objects_fail_the_data_step(dev, tmp_path):
+    cluster = serving_cluster(load_report(p95_ms=200, profile="upgrade"))
+    cluster.hooks.insert(0, _fail_job("model-objects"))
+    done = rehearsal.execute(_plan(dev, "1.10", "1.11"), Lifecycle(cluster).actions(), tmp_path,
+                             600, say=lambda _: None)  # fmt: skip
+    data = done.steps[-2]
+    assert (
+        data.name == "data" and data.status == "failed" and "minio objects: missing" in data.detail
+    )
+    assert not done.passed
+
+
+def _fail_job(name: str):
+    def hook(cluster: FakeCluster, obj: dict) -> None:
+        if obj["kind"] == "Job" and obj["metadata"]["name"] == name:
+            obj["metadata"].setdefault("labels", {}).pop("kueue.x-k8s.io/queue-name", None)
+            obj.setdefault("status", {})["conditions"] = [
+                {"type": "Failed", "status": "True", "message": "mc: Object does not exist"}
+            ]
+
+    return hook
+
+
+def test_a_failed_upgrade_stops_the_rehearsal(dev, tmp_path):
+    cluster = serving_cluster(load_report(p95_ms=200, profile="upgrade"))
+    fake = Lifecycle(cluster, fail_up="26.03")
+    done = rehearsal.execute(_plan(dev), fake.actions(), tmp_path, 600, say=lambda _: None)
+    status = {s.name: s.status for s in done.steps}
+    assert status["upgrade 26.03"] == "failed" and not done.passed
+    assert [status[n] for n in ORDER[ORDER.index("migrate kueue") :]] == ["skipped"] * 4
+    assert "migrate kueue.x-k8s.io/v1beta2" not in fake.calls
+    assert "pulumi up of dev at 26.03 failed" in done.steps[ORDER.index("upgrade 26.03")].detail
+
+
+def test_a_failed_first_up_skips_everything_else(dev, tmp_path):
+    fake = Lifecycle(FakeCluster(), fail_up="1.11")
+    done = rehearsal.execute(_plan(dev), fake.actions(), tmp_path, 600, say=lambda _: None)
+    assert [s.status for s in done.steps] == ["failed"] + ["skipped"] * (len(ORDER) - 1)
+    assert fake.calls == ["up 1.11"]
+
+
+def test_a_failed_suite_fails_the_rehearsal_but_it_runs_to_the_end(dev, tmp_path):
+    cluster = serving_cluster(load_report(p95_ms=200, profile="upgrade"))
+    fake = Lifecycle(cluster, suites_pass=False)
+    done = rehearsal.execute(_plan(dev, "1.10", "1.11"), fake.actions(), tmp_path, 600,
+                             say=lambda _: None)  # fmt: skip
+    status = {s.name: s.status for s in done.steps}
+    assert status["suite 1.10"] == status["suite 1.11"] == "failed" and not done.passed
+    assert status["data"] == "passed"
+
+
+# --- the storage migration ------------------------------------------------------------------
+
+
+def test_migration_skips_absent_apis_and_keeps_stored_versions_after_a_failure(dev):
+    m = rehearsal.Migration("kueue", "kueue.x-k8s.io", "v1beta1", "v1beta2", "")
+    cluster = FakeCluster()
+    _kueue_state(cluster)
+    dropped: list = []
+    real_patch = cluster.patch
+
+    def patch(api_version, kind, name, body, namespace=None):
+        if kind == "LocalQueue":
+            raise ApiError(500, "conversion webhook unavailable")
+        return real_patch(api_version, kind, name, body, namespace)
+
+    cluster.patch = patch
+    done = rehearsal.migrate_storage(cluster, m, lambda c, v: dropped.append(c))
+    assert (
+        done.failed == ["LocalQueue team-a/main: 500 conversion webhook unavailable"]
+        and dropped == []
+    )
+    assert set(done.objects) == {"ClusterQueue", "LocalQueue", "ResourceFlavor", "Workload"}
+
+
+def test_migration_tolerates_objects_gone_meanwhile():
+    m = rehearsal.Migration("kueue", "kueue.x-k8s.io", "v1beta1", "v1beta2", "")
+    cluster = FakeCluster()
+    _kueue_state(cluster)
+
+    def gone(*args, **kwargs):
+        raise ApiError(404, "NotFound")
+
+    cluster.patch = gone
+    dropped: list = []
+    done = rehearsal.migrate_storage(cluster, m, lambda c, v: dropped.append(c))
+    assert not done.failed and len(dropped) == 4
+
+
+# --- the stack at another release ----------------------------------------------------------
+
+
+def test_prepare_pins_the_rehearsed_release_in_the_generated_copy_only(tmp_path, dev):
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "stacks").mkdir()
+    tracked = tmp_path / "stacks" / "Pulumi.dev.yaml"
+    shutil.copy(ROOT / "stacks" / "Pulumi.dev.yaml", tracked)
+    before = tracked.read_bytes()
+    at = rehearsal.config_at(dev, "26.03", "1.34")
+    ws = prepare("dev", Layout(tmp_path), environ={}, platform=pinned(at))
+    doc = yaml.safe_load((ws.work_dir / "Pulumi.dev.yaml").read_text())
+    platform = doc["config"]["mlplatform:platform"]
+    assert platform["release"] == "26.03" and platform["kubernetesVersion"] == "1.34"
+    assert platform["cluster"] == yaml.safe_load(before)["config"]["mlplatform:platform"]["cluster"]
+    assert tracked.read_bytes() == before
+
+
+def test_the_migration_follows_the_kueue_api_not_the_release_pair():
+    from mlplatform import releases
+
+    r110, r111, r2603 = (releases.load(r) for r in ("1.10", "1.11", "26.03"))
+    assert rehearsal.kueue_migration(r110, r2603) == rehearsal.kueue_migration(r111, r2603)
+    assert rehearsal.kueue_migration(r110, r2603).to_version == "v1beta2"
+    # 26.03 says how to migrate, but from a release already on v1beta2 nothing moves
+    assert r2603.component("kueue").storage_migration
+    assert rehearsal.kueue_migration(r2603, r2603) is None
+    assert rehearsal.kueue_migration(r110, r111) is None  # v1beta1 on both
