@@ -60,6 +60,8 @@ def build(t: Target) -> Plan:
     def owner_admitted(s: Session) -> None:
         s.create(owned)
         s.admitted(owned)
+        # Free B's GPU again: a refusal later must come from isolation, not a full quota.
+        s.cluster.delete(owned["apiVersion"], owned["kind"], owned["metadata"]["name"], b.namespace)
 
     def own_queue(s: Session) -> None:
         s.create(no_quota)
@@ -90,8 +92,8 @@ def build(t: Target) -> Plan:
             raise StepFailed("a pod without a GPU request reached a GPU: " + "; ".join(wrong))
 
     steps = [
-        Step("owner's GPU quota admits", "B's GPU job is admitted against B's GPU quota",
-             owner_admitted),
+        Step("owner's GPU quota admits", "B's GPU job is admitted against B's GPU quota "
+             "(then deleted, freeing it)", owner_admitted),
         Step("no GPU quota, no GPU", f"A's GPU job stays unadmitted for {CONSISTENT} (A has "
              "no GPU quota)", own_queue, SECURE),
         Step("foreign GPU quota refused", f"A's GPU job queued to B's ClusterQueue stays "
