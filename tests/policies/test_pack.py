@@ -68,6 +68,7 @@ def test_every_policy_is_adapted_with_its_level_and_config_schema(pack):
     assert schema["default"] == [
         "DaemonSet/nvidia-device-plugin/nvidia-device-plugin",
         "DaemonSet/nvidia-device-plugin/nvidia-device-plugin-mps-control-daemon",
+        "DaemonSet/nvidia-device-plugin/dcgm-exporter",
         "DaemonSet/monitoring/*node-exporter*",
     ]
 
