@@ -40,7 +40,9 @@ def build(t: Target) -> Plan:
     ns, queue = tenant.namespace, tenant.local_queue
     size = Size(cpu="500m", memory="512Mi")
     runtime = named_port_runtime(serving.serving_runtime(t.release, ns, t.images.scenario, size))
-    isvc = serving.inference_service(t.release, MODEL, ns, store_for(t, ns), size, t.serving_mode)
+    # Standard mode whatever the platform's default: Knative renames the model server's port
+    # (user-port) and fronts it with its queue-proxy; the PodMonitor selects the port by name.
+    isvc = serving.inference_service(t.release, MODEL, ns, store_for(t, ns), size, "standard")
     served, serve_steps = model_steps(t, tenant, runtime, isvc)
     scrape = scrape_objects(t.release.component("monitoring").api("monitoring"), ns, MODEL)
     series = f'{SERVICE_METRIC}{{namespace="{ns}",model_name="{MODEL}"}}'

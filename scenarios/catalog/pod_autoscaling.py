@@ -15,6 +15,7 @@ from mlplatform.scenarios.library import Plan, Scenario, Step, Target
 from mlplatform.scenarios.manifests import serving
 from mlplatform.scenarios.manifests.accelerators import autoscaled
 from mlplatform.scenarios.manifests.pods import Size
+from mlplatform.scenarios.manifests.tenancy import Quota
 from mlplatform.scenarios.session import Session, StepFailed, condition
 from mlplatform.scenarios.waits import JOB, SHORT
 
@@ -42,7 +43,9 @@ def replicas(s: Session, ns: str) -> int:
 
 
 def build(t: Target) -> Plan:
-    tenant = serving_tenant(t, NAME)
+    # Each predictor pod counts its storage initializer's 1 CPU / 1Gi limit against the
+    # namespace quota (an init container's limit beats a smaller sum of containers).
+    tenant = serving_tenant(t, NAME, Quota(cpu="6", memory="6Gi"))
     ns, queue = tenant.namespace, tenant.local_queue
     size = Size(cpu="500m", memory="512Mi")
     runtime = serving.serving_runtime(t.release, ns, t.images.scenario, size)

@@ -42,13 +42,13 @@ def load_metrics(report: LoadReport) -> dict[str, float]:
     }
 
 
-def serving_tenant(t: Target, scenario: str) -> ScenarioTenant:
+def serving_tenant(t: Target, scenario: str, quota: Quota | None = None) -> ScenarioTenant:
     e = t.endpoints
     return ScenarioTenant(
         t.namespace(scenario),
         scenario,
         t.flavor(scenario),
-        Quota(cpu="4", memory="4Gi"),
+        quota or Quota(cpu="4", memory="4Gi"),
         egress=(Egress(e.minio_namespace, (int(e.minio_endpoint.rsplit(":", 1)[1]),)),),
         pod_security="baseline",
     )  # KServe injects its storage initializer
