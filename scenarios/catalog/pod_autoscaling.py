@@ -44,8 +44,9 @@ def replicas(s: Session, ns: str) -> int:
 
 def build(t: Target) -> Plan:
     # Each predictor pod counts its storage initializer's 1 CPU / 1Gi limit (kserve chart
-    # values.yaml kserve.storage.resources, v0.15.0-v0.16.0) against the namespace quota: an
-    # init container's limit beats a smaller sum of containers.
+    # inferenceservice-config storageInitializer: templates/configmap.yaml at v0.15.0 and
+    # v0.15.2, values.yaml kserve.storage.resources at v0.16.0) against the namespace quota:
+    # an init container's limit beats a smaller sum of containers.
     tenant = serving_tenant(t, NAME, Quota(cpu="6", memory="6Gi"))
     ns, queue = tenant.namespace, tenant.local_queue
     size = Size(cpu="500m", memory="512Mi")
