@@ -22,7 +22,14 @@ from pulumi.runtime.sync_await import _sync_await
 
 from mlplatform import releases
 from mlplatform.graph import Graph, Resource
-from mlplatform.stackconfig import PROJECT, ROOT, project_config, read_stack_file
+from mlplatform.stackconfig import (
+    PROJECT,
+    ROOT,
+    project_config,
+    read_stack_file,
+    receiver_secret_keys,
+    secret_keys,
+)
 from mlplatform.tenancy.stacks import DIY_ORGANIZATION
 
 MAIN = ROOT / "stacks" / "__main__.py"
@@ -34,6 +41,7 @@ _SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 STAND_IN_PASSWORD = "mock-password-"
 STAND_IN_BCRYPT = "$2a$10$mock"
 STAND_IN_CONFIG_SECRET = "mock-secret"
+STAND_IN_SECRET_URL = f"https://hooks.example.com/{STAND_IN_CONFIG_SECRET}"
 STAND_INS = (STAND_IN_PASSWORD, STAND_IN_BCRYPT, STAND_IN_CONFIG_SECRET)
 
 
@@ -180,12 +188,11 @@ def _evaluate(
 
 
 def secret_stand_ins(values: dict[str, Any], secure: set[str]) -> dict[str, str]:
-    """Fake values for every secret config key a stack reads (`secure:` keys, the OIDC one)."""
-    keys = set(secure)
-    oidc = (values.get("platform") or {}).get("identity", {}).get("oidc")
-    if oidc:
-        keys.add(oidc.get("clientSecretKey", "oidcClientSecret"))
-    return dict.fromkeys(sorted(keys), STAND_IN_CONFIG_SECRET)
+    """Fake values for every secret config key a stack reads (`secure:` keys, the OIDC one,
+    alert receivers'); a Slack webhook URL gets an https stand-in, as its receiver requires."""
+    urls = {k for k, kind in receiver_secret_keys(values).items() if kind == "slack"}
+    keys = sorted(set(secure) | secret_keys(values))
+    return {k: STAND_IN_SECRET_URL if k in urls else STAND_IN_CONFIG_SECRET for k in keys}
 
 
 def retarget(values: dict[str, Any], release: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlplatform import alerting
 from mlplatform.component import Context
 from mlplatform.components.certmanager import CertManager
 from mlplatform.components.dashboard import Dashboard
@@ -84,6 +85,7 @@ def load_config(raw: dict[str, Any]) -> Stack:
 def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[str, pulumi.Resource]:
     """Register every enabled component, then the tenants; returns the components by name."""
     oidc_secret = oidc_client_secret(config)  # secret stack config: fails before any resource
+    alerting.preflight(config, tenants)  # receiver credentials, likewise
     if config.mirror:
         pulumi.runtime.register_resource_transform(image_transform(config.mirror.registry))
     provider = k8s.Provider(
@@ -211,11 +213,11 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
     # Tenants: their objects need Kueue's and Istio's CRDs, the tenant roles and MinIO. A
     # platform stack registers none (each tenant has its own stack, see tenant_outputs); the
     # cluster-wide admission policy is still registered here.
-    build_tenants(ctx, tenants, depends_on=[kueue, istio, minio, rbac])
+    build_tenants(ctx, tenants, depends_on=[kueue, istio, minio, rbac, monitoring])
     return built
 
 
-TENANT_PREREQUISITES = ("kueue", "istio", "minio", "rbac")
+TENANT_PREREQUISITES = ("kueue", "istio", "minio", "rbac", "monitoring")  # + alert CRDs
 
 
 def tenant_outputs(config: PlatformConfig, built: dict[str, pulumi.Resource]) -> dict[str, Any]:

@@ -12,9 +12,15 @@ import yaml
 
 PROJECT = "mlplatform"
 # The `mlplatform:*` keys the program reads; secret keys are named by the config itself
-# (platform.identity.oidc.clientSecretKey, see secret_keys).
+# (platform.identity.oidc.clientSecretKey and alert receivers' keys, see secret_keys).
 KNOWN_KEYS = ("platform", "tenants")
 DEFAULT_OIDC_SECRET_KEY = "oidcClientSecret"
+# Alert receiver kind -> its field naming a secret config key (mlplatform.config.alerting).
+RECEIVER_SECRET_FIELDS = {
+    "email": "authPasswordKey",
+    "slack": "webhookUrlKey",
+    "webhook": "bearerTokenKey",
+}
 ROOT = Path(__file__).resolve().parents[1]
 STACKS_DIR = ROOT / "stacks"
 
@@ -31,14 +37,34 @@ def environments() -> list[str]:
 
 
 def secret_keys(values: dict[str, Any]) -> set[str]:
-    """The secret `mlplatform:*` keys `values` make the program read (the OIDC client secret)."""
+    """The secret `mlplatform:*` keys `values` make the program read (the OIDC client secret,
+    the platform's and the tenants' alert receiver credentials)."""
     platform = values.get("platform")
     identity = platform.get("identity") if isinstance(platform, dict) else None
     oidc = identity.get("oidc") if isinstance(identity, dict) else None
-    if not isinstance(oidc, dict):
-        return set()
-    key = oidc.get("clientSecretKey", DEFAULT_OIDC_SECRET_KEY)
-    return {key} if isinstance(key, str) else set()
+    keys = set(receiver_secret_keys(values))
+    if isinstance(oidc, dict):
+        key = oidc.get("clientSecretKey", DEFAULT_OIDC_SECRET_KEY)
+        if isinstance(key, str):
+            keys.add(key)
+    return keys
+
+
+def receiver_secret_keys(values: dict[str, Any]) -> dict[str, str]:
+    """Secret config key -> the receiver kind reading it, over `platform.alerting` and every
+    tenant's `alerting` (raw config: this runs before validation, e.g. for `secret set`)."""
+    tenants = values.get("tenants")
+    keys = {}
+    for owner in [values.get("platform"), *(tenants if isinstance(tenants, list) else [])]:
+        alerting = owner.get("alerting") if isinstance(owner, dict) else None
+        receivers = alerting.get("receivers") if isinstance(alerting, dict) else None
+        for receiver in receivers if isinstance(receivers, list) else []:
+            for kind, field in RECEIVER_SECRET_FIELDS.items():
+                target = receiver.get(kind) if isinstance(receiver, dict) else None
+                key = target.get(field) if isinstance(target, dict) else None
+                if isinstance(key, str):
+                    keys[key] = kind
+    return keys
 
 
 def unknown_key_problems(values: dict[str, Any]) -> list[str]:

@@ -95,7 +95,8 @@ CUSTOM: dict[str, Validator] = {
     ),
     # prometheus-operator ships no typed Python models.
     "monitoring.coreos.com": kinds_of(
-        _catalogue_apis("monitoring"), {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+        _catalogue_apis("monitoring"),
+        {"ServiceMonitor", "PodMonitor", "PrometheusRule", "AlertmanagerConfig"},
     ),
     # No typed Kueue models on PyPI: the real CRD schemas check them with the upstream cache
     # (tests/upstream/test_crds.py, which covers every group here).

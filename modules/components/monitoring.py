@@ -23,7 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from mlplatform import manifests, netpol
+from mlplatform import alerting, manifests, netpol
 from mlplatform.component import Context, PlatformComponent
 
 NAMESPACE = "monitoring"
@@ -104,6 +104,12 @@ class Monitoring(PlatformComponent):
                         "admin-password": pulumi.Output.secret(password.result),
                     },
                 ),
+                # Alert routing: our configuration Secret (read before the chart's
+                # Alertmanager starts) and the Alertmanager's egress to its receivers.
+                alerting.config_secret(
+                    NAMESPACE, ctx.config.alerting, alerting.platform_secrets(ctx.config)
+                ),
+                alerting.egress_policy(NAMESPACE, ctx.config.alerting),
             ],
         )
         open_selectors = {
@@ -142,6 +148,7 @@ class Monitoring(PlatformComponent):
                     "alertmanagerSpec": {
                         "replicas": cfg.alertmanager_replicas,
                         "resources": cfg.alertmanager_resources.as_k8s(),
+                        **alerting.alertmanager_values(),
                     },
                     "podDisruptionBudget": {"enabled": ha and cfg.alertmanager_replicas > 1},
                 },

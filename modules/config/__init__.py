@@ -14,6 +14,7 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from mlplatform import releases
+from mlplatform.config.alerting import Alerting
 from mlplatform.config.base import (
     ConfigError,
     DnsLabel,
@@ -299,6 +300,9 @@ class PlatformConfig(Model):
     identity: Identity
     components: Components = Components()
     network: Network = Network()
+    alerting: Alerting = Field(
+        Alerting(), description="alert receivers and routes (README: Alerts and receivers)"
+    )
     high_availability: bool = Field(
         False, description="PodDisruptionBudgets and anti-affinity where charts support them"
     )

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from mlplatform.config.alerting import Alerting, tenant_problems
 from mlplatform.config.base import (
     ConfigError,
     DnsLabel,
@@ -37,7 +38,6 @@ from mlplatform.config.base import (
     problem,
     raise_all,
 )
-from mlplatform.config.alerting import Alerting, tenant_problems
 from mlplatform.config.gpu import GPU_RESOURCE
 from mlplatform.manifests import PodSecurity
 from mlplatform.quantity import PositiveQuantity, Quantity, parse_quantity
@@ -257,7 +257,9 @@ class TenantSpec(TenantDefaults):
 
     @field_validator("alerting")
     @classmethod
-    def _own_secrets_public_targets(cls, value: Alerting | None, info: ValidationInfo) -> Alerting | None:
+    def _own_secrets_public_targets(
+        cls, value: Alerting | None, info: ValidationInfo
+    ) -> Alerting | None:
         # A field validator: runs (and reports) even when another field of the tenant is bad.
         name = info.data.get("name")
         if value is not None and isinstance(name, str):
@@ -457,6 +459,8 @@ def platform_problems(tenant: TenantSpec, config: PlatformConfig, root: str) -> 
         )
     if tenant.storage.bucket and not components.minio.enabled:
         problems.append(f"{root}.storage.bucket: needs components.minio.enabled")
+    if tenant.alerting and not components.monitoring.enabled:
+        problems.append(f"{root}.alerting: needs components.monitoring.enabled (Alertmanager)")
     problems.extend(_queue_problems(tenant, config, f"{root}.kueue"))
     return problems
 

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from mlplatform import alerting
 from mlplatform.component import Context, PlatformComponent
 from mlplatform.config import PlatformConfig
 from mlplatform.kueue_objects import PRIORITY_LABEL
@@ -45,6 +46,7 @@ def tenant_objects(spec: TenantSpec, ctx: Context) -> list[Obj]:
         *objects.service_entries(spec, config),
         objects.authorization_policy(spec, config),
         *objects.queues(spec, config),
+        *alerting.tenant_config(spec, config),
     ]
     if spec.storage.bucket:
         out.extend(storage.plain_objects(spec, config))
@@ -82,6 +84,9 @@ class Tenant(PlatformComponent):
                 "access_key": storage.access_key(spec),
                 "secret_key": secret_key,
             }
+        # The tenant's alert receiver credentials (checked before any resource: see
+        # platform.build and build_tenant_stack) travel with the storage keys.
+        secrets += alerting.tenant_secret(spec, alerting.tenant_secrets(spec, ctx.config))
         self.group = k8s.yaml.v2.ConfigGroup(
             f"tenant-{spec.name}",
             yaml=yaml_stream(tenant_objects(spec, ctx)),
@@ -180,6 +185,7 @@ def build_tenant_stack(config: PlatformConfig, spec: TenantSpec, project: str, e
     The provider is named `k8s` like the platform's, so that `pulumi state move` of a tenant out
     of a single-stack environment lands on an identical provider (no replacement).
     """
+    alerting.tenant_secrets(spec, config)  # unset receiver credentials fail before anything
     organization = pulumi.get_organization() or DIY_ORGANIZATION
     ref = pulumi.StackReference(platform_reference(project, env, organization))
     kubeconfig = pulumi.Output.all(

@@ -11,7 +11,7 @@ from mlplatform.components.identity import CLIENT_ID, DEX_ISSUER, EXT_AUTHZ_PROV
 from mlplatform.graph import CHART, KUSTOMIZE
 from mlplatform.mockrun import run
 from mlplatform.overlays import UPSTREAM_OVERLAYS
-from tests.conftest import assert_rejected, stack_config
+from tests.conftest import assert_rejected, secrets_for, stack_config
 from tests.schema import problems
 
 TOKEN = "mlplatform:identity:Identity"
@@ -240,6 +240,8 @@ def test_missing_oidc_secret_says_which_command_to_run():
 def test_custom_secret_key_is_read():
     cfg = stack_config("staging")
     cfg["platform"]["identity"]["oidc"]["clientSecretKey"] = "ssoSecret"
-    g = run(cfg, stack="staging", secrets={"ssoSecret": "from-custom-key"})
+    secrets = {**secrets_for("staging"), "ssoSecret": "from-custom-key"}
+    del secrets["oidcClientSecret"]  # the receivers' keys stay
+    g = run(cfg, stack="staging", secrets=secrets)
     client = g.object("Secret", "dex-oidc-client", "auth")["stringData"]
     assert client["OIDC_UPSTREAM_CLIENT_SECRET"] == "from-custom-key"

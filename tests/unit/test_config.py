@@ -34,7 +34,7 @@ BAD = {
     ),
     "unknown top-level key": (
         _set("platform.colour", "blue"),
-        "platform.colour: unknown key; allowed keys here: cluster,",
+        "platform.colour: unknown key; allowed keys here: alerting, cluster,",
     ),
     "typo in component key": (
         _set("platform.components.minoi", {}),
