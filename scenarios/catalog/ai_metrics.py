@@ -11,6 +11,7 @@ driver and no DCGM, so there the accelerator check is not applicable. The model 
 
 from __future__ import annotations
 
+from mlplatform.config.gpu import NVIDIA_PCI_LABEL
 from mlplatform.scenarios import prometheus
 from mlplatform.scenarios.catalog.serve_and_load import MODEL, model_steps, serving_tenant
 from mlplatform.scenarios.catalog.serve_and_load import model_store as store_for
@@ -22,7 +23,7 @@ from mlplatform.scenarios.session import Session, StepFailed
 from mlplatform.scenarios.waits import SERVE
 
 NAME = "ai-metrics"
-REAL_GPU_LABEL = "feature.node.kubernetes.io/pci-10de.present"  # NFD: NVIDIA PCI vendor
+REAL_GPU_LABEL = NVIDIA_PCI_LABEL  # NFD's NVIDIA PCI vendor label: where DCGM exporter runs
 # DCGM exporter's per-GPU utilisation and framebuffer memory in use (default counters).
 GPU_METRICS = ("DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED")
 SERVICE_METRIC = "request_predict_seconds_count"
