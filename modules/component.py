@@ -130,10 +130,12 @@ class PlatformComponent(pulumi.ComponentResource):
         component: ComponentName,
         settings: dict[str, Any],
         depends_on: Sequence[pulumi.Resource] = (),
+        overlay: str | None = None,
     ) -> k8s.kustomize.v2.Directory:
-        """An upstream kustomize app composed with `overlays/upstream/<name>` and `settings`
-        (kustomization fields from config), built from a generated local kustomization."""
-        path = overlays.compose(pulumi.get_stack(), name, self._kustomize_url(component), settings)
+        """An upstream kustomize app composed with `overlays/upstream/<overlay or name>` and
+        `settings` (kustomization fields from config), built from a generated kustomization."""
+        url = self._kustomize_url(component)
+        path = overlays.compose(pulumi.get_stack(), overlay or name, url, settings)
         return k8s.kustomize.v2.Directory(name, directory=str(path), opts=self._opts(depends_on))
 
     def _kustomize_url(self, component: ComponentName) -> str:

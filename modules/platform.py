@@ -22,6 +22,7 @@ from mlplatform.components.kubeflow_namespace import KubeflowNamespace
 from mlplatform.components.kueue import Kueue
 from mlplatform.components.logging import Logging, platform_namespaces
 from mlplatform.components.minio import Minio
+from mlplatform.components.model_registry import ModelRegistry
 from mlplatform.components.monitoring import Monitoring, rules_overlay
 from mlplatform.components.pipelines import Pipelines
 from mlplatform.components.rbac import Rbac
@@ -31,6 +32,7 @@ from mlplatform.config import ConfigError, PlatformConfig, parse_platform
 from mlplatform.config.katib import dependency_problems as katib_problems
 from mlplatform.config.kubeflow_apps import dependency_problems as kubeflow_apps_problems
 from mlplatform.config.logging import dependency_problems as logging_problems
+from mlplatform.config.model_registry import dependency_problems as registry_problems
 from mlplatform.config.pipelines import dependency_problems as pipelines_problems
 from mlplatform.config.serving import release_problems as serving_problems
 from mlplatform.mirror import image_transform
@@ -75,6 +77,7 @@ def load_config(raw: dict[str, Any]) -> Stack:
     problems.extend(pipelines_problems(config))
     problems.extend(kubeflow_apps_problems(config))
     problems.extend(katib_problems(config))
+    problems.extend(registry_problems(config))
     problems.extend(logging_problems(config))
     if problems:
         raise ConfigError(problems)
@@ -149,6 +152,7 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
         or enabled.dashboard.enabled
         or enabled.notebooks.enabled
         or enabled.katib.enabled
+        or enabled.model_registry.enabled
         else None
     )
     training = (
@@ -185,6 +189,13 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
         else None
     )
 
+    # The model registries' database; each tenant runs its own registry server on it.
+    model_registry = (
+        ModelRegistry(ctx, kubeflow_namespace=kubeflow_ns, depends_on=[istio])
+        if enabled.model_registry.enabled and kubeflow_ns
+        else None
+    )
+
     for name, component in {
         "monitoring": monitoring,
         "cert_manager": cert_manager,
@@ -201,6 +212,7 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
         "pipelines": pipelines,
         "dashboard": dashboard,
         "katib": katib,
+        "model_registry": model_registry,
     }.items():
         if component is not None:
             built[name] = component
@@ -213,11 +225,12 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
     # Tenants: their objects need Kueue's and Istio's CRDs, the tenant roles and MinIO. A
     # platform stack registers none (each tenant has its own stack, see tenant_outputs); the
     # cluster-wide admission policy is still registered here.
-    build_tenants(ctx, tenants, depends_on=[kueue, istio, minio, rbac, monitoring])
+    build_tenants(ctx, tenants, depends_on=[kueue, istio, minio, rbac, monitoring, model_registry])
     return built
 
 
-TENANT_PREREQUISITES = ("kueue", "istio", "minio", "rbac", "monitoring")  # + alert CRDs
+# monitoring: the AlertmanagerConfig CRD; model_registry: each tenant's database Job.
+TENANT_PREREQUISITES = ("kueue", "istio", "minio", "rbac", "monitoring", "model_registry")
 
 
 def tenant_outputs(config: PlatformConfig, built: dict[str, pulumi.Resource]) -> dict[str, Any]:

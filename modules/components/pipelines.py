@@ -69,6 +69,10 @@ API_PORTS = [8887, 8888]  # gRPC, HTTP
 METADATA_SERVICE = "metadata-grpc-service"
 METADATA_PORT = 8080  # metadata-grpc
 METADATA_CONFIG = "metadata-grpc-configmap"
+# Pod labels (applications/pipeline/upstream/base/pipeline/ml-pipeline-apiserver-deployment.yaml
+# and base/metadata/base/metadata-grpc-deployment.yaml, every release).
+API_SERVER_PODS = {"app": "ml-pipeline"}
+METADATA_PODS = {"component": "metadata-grpc-server"}
 WEBHOOK_PORT = 8443  # cache-server (and the pipeline-version webhook where shipped)
 # Argo: a namespace's `artifact-repositories` ConfigMap, its default entry named by annotation.
 ARTIFACT_REPOSITORIES = "artifact-repositories"
@@ -235,8 +239,16 @@ def network_policies() -> list[manifests.Obj]:
             [netpol.peer(netpol.GATEWAY["namespace"], netpol.GATEWAY["pods"])],
             [UI_PORT],
         ),
+        # Tenants reach the API server and ML Metadata only, not every pod of `kubeflow`.
         netpol.allow_from(
-            "pipelines-from-tenants", NAMESPACE, [tenants], [*API_PORTS, METADATA_PORT]
+            "pipelines-from-tenants", NAMESPACE, [tenants], API_PORTS, pods=API_SERVER_PODS
+        ),
+        netpol.allow_from(
+            "pipelines-metadata-from-tenants",
+            NAMESPACE,
+            [tenants],
+            [METADATA_PORT],
+            pods=METADATA_PODS,
         ),
         netpol.policy(
             "pipelines-same-namespace",

@@ -36,6 +36,7 @@ from mlplatform.config.gpu import Gpu
 from mlplatform.config.katib import Katib
 from mlplatform.config.kubeflow_apps import Dashboard, Notebooks
 from mlplatform.config.kueue import Kueue
+from mlplatform.config.model_registry import ModelRegistry
 from mlplatform.config.logging import Logging
 from mlplatform.config.pipelines import Pipelines
 from mlplatform.config.serving import Serving
@@ -274,6 +275,7 @@ class Components(Model):
     kueue: Kueue = Kueue()
     training: Training = Training()
     katib: Katib = Katib()
+    model_registry: ModelRegistry = ModelRegistry()
 
 
 # --- the stack ------------------------------------------------------------------------

@@ -109,6 +109,7 @@ ComponentName = Literal[
     "alloy",
     "dcgm_exporter",
     "katib",
+    "model_registry",
 ]
 
 

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from mlplatform import kueue_objects, netpol
-from mlplatform.components import katib
+from mlplatform.components import katib, model_registry
 from mlplatform.components.dashboard import PROFILE_API
 from mlplatform.components.istio import GATEWAY_PRINCIPAL
 from mlplatform.components.kubeflow_namespace import NAMESPACE as KUBEFLOW_NAMESPACE
@@ -50,6 +50,7 @@ def tenant_namespace(tenant: TenantSpec, config: PlatformConfig) -> Obj:
         **SERVING_LABELS,
         **netpol.OBJECT_STORE_CLIENT,  # MinIO admits only labelled namespaces
         **(katib.INJECTION_LABEL if config.components.katib.enabled else {}),
+        **(model_registry.TENANTS if config.components.model_registry.enabled else {}),
     }
     ns = namespace(tenant.namespace, tenant.pod_security, labels)
     kueue = config.components.kueue

@@ -21,7 +21,7 @@ from mlplatform.component import Context, PlatformComponent
 from mlplatform.config import PlatformConfig
 from mlplatform.kueue_objects import PRIORITY_LABEL
 from mlplatform.manifests import Obj, meta
-from mlplatform.tenancy import objects, storage
+from mlplatform.tenancy import objects, registry, storage
 from mlplatform.tenancy.spec import TenantSpec
 from mlplatform.tenancy.stacks import DIY_ORGANIZATION, platform_reference
 
@@ -50,6 +50,8 @@ def tenant_objects(spec: TenantSpec, ctx: Context) -> list[Obj]:
     ]
     if spec.storage.bucket:
         out.extend(storage.plain_objects(spec, config))
+    if config.components.model_registry.enabled:
+        out.extend(registry.plain_objects(spec, config))
     if config.components.dashboard.enabled:
         out.append(objects.profile(spec))
     return out
@@ -87,12 +89,29 @@ class Tenant(PlatformComponent):
         # The tenant's alert receiver credentials (checked before any resource: see
         # platform.build and build_tenant_stack) travel with the storage keys.
         secrets += alerting.tenant_secret(spec, alerting.tenant_secrets(spec, ctx.config))
+        registry_on = ctx.config.components.model_registry.enabled
+        if registry_on:
+            password = random.RandomPassword(
+                f"{spec.name}-registry-db-password",
+                length=32,
+                special=False,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            secrets += registry.secret_objects(spec, pulumi.Output.secret(password.result))
         self.group = k8s.yaml.v2.ConfigGroup(
             f"tenant-{spec.name}",
             yaml=yaml_stream(tenant_objects(spec, ctx)),
             objs=secrets or None,
             opts=self._opts(),
         )
+        if registry_on:  # upstream's server, in the namespace, after its Secret and Service
+            self.registry = self.kustomize_overlay(
+                f"model-registry-{spec.name}",
+                "model_registry",
+                registry.server_settings(spec, ctx.config),
+                [self.group],
+                overlay="model-registry",
+            )
         self.outputs = outputs
         self.register_outputs(outputs)
 

@@ -16,6 +16,13 @@ KFP_API = Endpoint("kubeflow", {"app": "ml-pipeline"})
 DEX = Endpoint("auth", {"app": "dex"})
 KUEUE = Endpoint("kueue-system", {"control-plane": "controller-manager"})
 INTERNET = Endpoint(ip="93.184.216.34")
+KATIB = {
+    c: Endpoint("kubeflow", {"katib.kubeflow.org/component": c})
+    for c in ("controller", "db-manager", "mysql", "ui")
+}
+SUGGESTION = Endpoint("team-a", {"katib.kubeflow.org/suggestion": "random"})
+REGISTRY_DB = Endpoint("kubeflow", {"component": "db"})
+REGISTRY_B = Endpoint("team-b", {"component": "model-registry-server"})
 
 # (source, destination, port, reachable) — what a working, isolated platform must give.
 EXPECTED = [
@@ -25,6 +32,8 @@ EXPECTED = [
     (TEAM_A, MINIO, 9000, True),  # artifacts and models
     (TEAM_A, MINIO, 9001, False),  # not the console
     (TEAM_A, KFP_API, 8888, True),  # pipelines API
+    (TEAM_A, Endpoint("kubeflow", {"component": "metadata-grpc-server"}), 8080, True),
+    (TEAM_A, Endpoint("kubeflow", {"app": "ml-pipeline-ui"}), 3000, False),  # via the gateway
     (TEAM_A, ISTIOD, 15012, True),  # sidecar config and certificates
     (TEAM_A, DNS, 53, True),
     (TEAM_A, KUEUE, 9443, False),  # no tenant path to controllers
@@ -35,6 +44,19 @@ EXPECTED = [
     (PROMETHEUS, MINIO, 9000, True),
     (KFP_API, MINIO, 9000, True),
     (Endpoint("default", {"app": "x"}), MINIO, 9000, False),  # unlabelled namespaces
+    # Katib: trials report to the DB manager, the controller calls suggestions, nothing else.
+    (TEAM_A, KATIB["db-manager"], 6789, True),
+    (KATIB["controller"], SUGGESTION, 6789, True),
+    (KATIB["controller"], TEAM_A, 8080, False),
+    (TEAM_A, KATIB["mysql"], 3306, False),
+    (TEAM_A, KATIB["controller"], 8443, False),
+    (GATEWAY, KATIB["ui"], 8080, True),
+    (TEAM_A, KATIB["ui"], 8080, False),
+    # Model registry: a team reaches the registries' MySQL (its own account) and its own
+    # registry server, never another team's.
+    (TEAM_A, REGISTRY_DB, 3306, True),
+    (TEAM_A, REGISTRY_B, 8080, False),
+    (Endpoint("default", {"app": "x"}), REGISTRY_DB, 3306, False),
 ]
 
 

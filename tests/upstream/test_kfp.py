@@ -552,3 +552,15 @@ def test_routes_bind_the_platform_gateway_and_admit_its_principal(env, release):
                 assert GATEWAY_NAMESPACE not in source.get("namespaces", [])
                 named += [o["metadata"]["name"]] if gateway else []
     assert named == [pipelines.UI]  # the UI is the one KFP service behind the gateway
+
+
+@cases
+def test_tenant_network_allows_select_the_api_server_and_metadata_pods(env, release):
+    """pipelines.py admits tenants to these pods only; they must carry the labels it selects."""
+    c = case(env, release)
+    labels = {
+        o["metadata"]["name"]: o["spec"]["template"]["metadata"]["labels"]
+        for o, _ in _pods(c.build)
+    }
+    assert labels["ml-pipeline"].items() >= pipelines.API_SERVER_PODS.items()
+    assert labels["metadata-grpc-deployment"].items() >= pipelines.METADATA_PODS.items()

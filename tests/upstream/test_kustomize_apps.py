@@ -40,6 +40,14 @@ Obj = dict[str, Any]
 Key = tuple[str, str, str]  # (kind, namespace or "", name)
 cases = pytest.mark.parametrize(("env", "release"), CASES, ids=CASE_IDS)
 
+TENANT_NAMESPACES = "<each tenant's namespace>"  # an app built once per tenant
+
+
+def app_name(build: str) -> str:
+    """The app of a build: per-tenant builds are named `<app>-<tenant>`."""
+    return "model-registry" if re.fullmatch(r"model-registry-(?!db$).+", build) else build
+
+
 # kustomization name -> catalogue entry, namespace its namespaced objects land in
 APPS: dict[str, tuple[str, str]] = {
     "dex": ("dex", identity.DEX_NAMESPACE),
@@ -48,6 +56,10 @@ APPS: dict[str, tuple[str, str]] = {
     # Trainer's ClusterTrainingRuntimes, where the release pins them (all cluster-scoped).
     "trainer-runtimes": ("trainer_runtimes", training.TRAINER_NAMESPACE),
     "katib": ("katib", KUBEFLOW),  # its own claims: test_katib.py
+    # The model registry's database, and each tenant's registry server (one app, every tenant's
+    # build); their own claims: test_model_registry.py.
+    "model-registry-db": ("model_registry", KUBEFLOW),
+    "model-registry": ("model_registry", TENANT_NAMESPACES),
 }
 ALWAYS = {"dex", "oauth2-proxy", "training-operator"}  # on in every environment
 CHECKED_ELSEWHERE = {"kfp"}  # tests/upstream/test_kfp.py
@@ -95,11 +107,10 @@ class Case:
 @cache
 def case(env: str, release: str) -> Case:
     graph = upstream_graph(env, release)
-    builds = {
-        b.name: list(render.kustomize(b.directory))
-        for b in render.kustomizations(graph)
-        if b.name in APPS
-    }
+    builds: dict[str, list[Obj]] = {}
+    for b in render.kustomizations(graph):
+        if app_name(b.name) in APPS:
+            builds.setdefault(app_name(b.name), []).extend(render.kustomize(b.directory))
     return Case(graph, builds)
 
 
@@ -207,7 +218,7 @@ def test_every_upstream_kustomize_app_is_checked(env, release):
     """A kustomize app not listed here (ModelMesh, say) would skip every claim below."""
     builds = render.kustomizations(case(env, release).graph)
     local = {b.name for b in builds if Path(b.directory).is_relative_to(ROOT / "overlays")}
-    upstream_apps = {b.name for b in builds} - local
+    upstream_apps = {app_name(b.name) for b in builds} - {app_name(n) for n in local}
     assert upstream_apps - CHECKED_ELSEWHERE <= set(APPS), "add the app to APPS (checked here)"
     assert upstream_apps >= ALWAYS
 
@@ -234,19 +245,26 @@ def test_every_removal_removes_something_upstream_ships(release, app):
 @cases
 @pytest.mark.parametrize("app", list(APPS))
 def test_no_namespace_objects_and_everything_in_its_namespace(env, release, app):
-    built = case(env, release).built(app)
-    namespace = APPS[app][1]
+    c = case(env, release)
+    built = c.built(app)
+    tenants = {o.name for o in c.graph.objects() if o.kind == "Namespace" and _is_tenant(o.obj)}
+    namespaces = tenants if APPS[app][1] == TENANT_NAMESPACES else {APPS[app][1]}
     assert [o["metadata"]["name"] for o in built if o["kind"] == "Namespace"] == []
     cluster_scoped = _cluster_scoped_kinds(built)
     misplaced = [
         _key(o)
         for o in built
-        if o["kind"] not in cluster_scoped and o["metadata"].get("namespace") != namespace
+        if o["kind"] not in cluster_scoped and o["metadata"].get("namespace") not in namespaces
     ]
     assert misplaced == []
     # ...and the namespace is the platform's, with its Pod Security level.
-    ours = case(env, release).ours()[("Namespace", "", namespace)]
-    assert "pod-security.kubernetes.io/enforce" in ours.obj["metadata"]["labels"]
+    for namespace in namespaces:
+        ours = c.ours()[("Namespace", "", namespace)]
+        assert "pod-security.kubernetes.io/enforce" in ours.obj["metadata"]["labels"]
+
+
+def _is_tenant(namespace: Obj) -> bool:
+    return "mlplatform.io/tenant" in (namespace["metadata"].get("labels") or {})
 
 
 @cases
