@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 from mlplatform import alerting
 from mlplatform.component import Context
 from mlplatform.components.certmanager import CertManager
+from mlplatform.components.conformance import Conformance, controller_namespaces
 from mlplatform.components.dashboard import Dashboard
 from mlplatform.components.gpu import GpuDevicePlugin
 from mlplatform.components.gpu_telemetry import GpuTelemetry
@@ -29,6 +30,7 @@ from mlplatform.components.rbac import Rbac
 from mlplatform.components.serving import Serving
 from mlplatform.components.training import Training
 from mlplatform.config import ConfigError, PlatformConfig, parse_platform
+from mlplatform.config.conformance import dependency_problems as conformance_problems
 from mlplatform.config.katib import dependency_problems as katib_problems
 from mlplatform.config.kubeflow_apps import dependency_problems as kubeflow_apps_problems
 from mlplatform.config.logging import dependency_problems as logging_problems
@@ -75,6 +77,14 @@ def load_config(raw: dict[str, Any]) -> Stack:
             problems.append(f"platform.environment: {err}")
     problems.extend(serving_problems(config))
     problems.extend(pipelines_problems(config))
+    problems.extend(
+        conformance_problems(
+            config.environment,
+            config.components.conformance,
+            config.components.minio.enabled,
+            config.components.kueue.enabled,
+        )
+    )
     problems.extend(kubeflow_apps_problems(config))
     problems.extend(katib_problems(config))
     problems.extend(registry_problems(config))
@@ -216,6 +226,12 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
     }.items():
         if component is not None:
             built[name] = component
+
+    # Conformance: after MinIO (its bucket), monitoring (ServiceMonitor CRD), Kueue and the
+    # controllers whose logs it reads on failure.
+    if enabled.conformance.enabled:
+        log_namespaces, after = controller_namespaces(ctx, built)
+        built["conformance"] = Conformance(ctx, log_namespaces, depends_on=after)
 
     # Logging: after monitoring (ServiceMonitor CRD, Grafana's sidecar) and MinIO (its bucket
     # user's Job); the admins' datasource covers the namespace of every component built above.

@@ -86,31 +86,81 @@ def run(
     timeout_scale: Annotated[
         float, typer.Option(min=0.01, help="multiply every timeout tier (slow clusters)")
     ] = 1.0,
+    in_cluster: Annotated[
+        bool,
+        typer.Option(
+            "--in-cluster",
+            help="run as the pod's ServiceAccount (the platform's conformance CronJob); needs "
+            "--release",
+        ),
+    ] = False,
+    publish: Annotated[
+        str | None,
+        typer.Option(
+            metavar="S3_URL",
+            help="upload results.json, junit.xml and report.md to S3_URL/<run>/ (keys from "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, endpoint from AWS_ENDPOINT_URL)",
+        ),
+    ] = None,
+    pushgateway: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL", help="push the run's outcome and durations to this Pushgateway"
+        ),
+    ] = None,
+    retention_days: Annotated[
+        int | None,
+        typer.Option(min=1, help="with --publish: delete published runs older than this"),
+    ] = None,
 ) -> None:
     """Run scenarios against an environment's cluster (--env) or a kubeconfig's; exit 1 when
     one fails."""
+    import os
+
     import urllib3
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config import ConfigException
 
-    from mlplatform.scenarios import runner
+    from mlplatform.scenarios import incluster, runner
+    from mlplatform.scenarios import publish as publishing
+    from mlplatform.scenarios.s3 import S3Error, parse_url
 
-    if env is not None:
+    store = None
+    if publish is not None:
+        try:
+            parse_url(publish)
+            store = publishing.S3Writer.from_env(os.environ)
+        except ValueError as err:
+            fail(f"--publish {publish}: {one_line(str(err))}")
+    elif retention_days is not None:
+        fail("--retention-days prunes published runs: pass --publish S3_URL too")
+    if in_cluster:
+        if env is not None or kubeconfig is not None or context is not None or release is None:
+            fail("conformance run --in-cluster: pass --release RELEASE and no --env, "
+                 "--kubeconfig or --context")  # fmt: skip
+    elif env is not None:
         kubeconfig, context, release = from_stack(env, kubeconfig, context, release)
     elif kubeconfig is None or release is None:
         fail("conformance run: pass --env ENV, or --kubeconfig PATH and --release RELEASE")
+    assert release is not None
     try:
-        result = runner.run(
-            kubeconfig,
-            release,
-            scenario or None,
-            out,
-            keep_on_failure,
-            context=context,
-            image=image,
-            registry=registry,
-            timeout_scale=timeout_scale,
-        )
+        if in_cluster:
+            result = incluster.run(
+                release, scenario or None, out, keep_on_failure, image=image,
+                registry=registry, timeout_scale=timeout_scale,
+            )  # fmt: skip
+        else:
+            result = runner.run(
+                kubeconfig,
+                release,
+                scenario or None,
+                out,
+                keep_on_failure,
+                context=context,
+                image=image,
+                registry=registry,
+                timeout_scale=timeout_scale,
+            )
     except (ConfigException, yaml.YAMLError) as err:
         fail(f"kubeconfig {kubeconfig or '(default)'}: {one_line(str(err))}", Exit.ENVIRONMENT)
     except (urllib3.exceptions.HTTPError, ApiException, OSError) as err:
@@ -121,6 +171,16 @@ def run(
         )
     except ValueError as err:  # unknown scenario names
         fail(one_line(str(err)))
+    try:
+        if store is not None and publish is not None:
+            for key in publishing.upload(store, publish, result, out):
+                print(f"published {key}")
+            for key in publishing.prune(store, publish, retention_days) if retention_days else []:
+                print(f"pruned {key}")
+        if pushgateway is not None:
+            print(f"pushed {publishing.push(pushgateway, publishing.metrics(result))}")
+    except (publishing.PublishError, S3Error) as err:
+        fail(f"conformance run: publishing failed: {one_line(str(err))}", Exit.ENVIRONMENT)
     if not result.passed:
         raise typer.Exit(Exit.FINDINGS)
 

@@ -32,6 +32,7 @@ from mlplatform.config.base import (
     raise_all,
     url_check,
 )
+from mlplatform.config.conformance import Conformance
 from mlplatform.config.gpu import Gpu
 from mlplatform.config.katib import Katib
 from mlplatform.config.kubeflow_apps import Dashboard, Notebooks
@@ -276,6 +277,7 @@ class Components(Model):
     training: Training = Training()
     katib: Katib = Katib()
     model_registry: ModelRegistry = ModelRegistry()
+    conformance: Conformance = Conformance()
 
 
 # --- the stack ------------------------------------------------------------------------

@@ -105,6 +105,7 @@ ComponentName = Literal[
     "kserve",
     "knative_serving",
     "nvidia_device_plugin",
+    "pushgateway",
     "loki",
     "alloy",
     "dcgm_exporter",
