@@ -74,7 +74,8 @@ def test_pinned_version_is_the_charts_own(release):
     assert meta["name"] == CHART and str(meta["version"]) == pin.version == install(release).version
     # Every pin declares `>= 1.19.0-0`: the release's Kubernetes range lies above it.
     assert meta["kubeVersion"] == ">= 1.19.0-0"
-    assert releases.load(release).kubernetes.min >= "1.19"
+    minimum = releases.load(release).kubernetes.min
+    assert tuple(int(p) for p in minimum.split(".")) >= (1, 19)
 
 
 def test_every_value_we_pass_is_read_and_no_hook_is_relied_on(release):
