@@ -109,6 +109,7 @@ class Logging(PlatformComponent):
             ),
             manifests.namespace(COLLECTOR_NAMESPACE, "privileged"),
             *network_policies(ctx.config.network.api_server_cidrs, on_minio),
+            *collector_roles(),
         ]
         if on_minio:
             objs += self._object_store_user()
@@ -197,7 +198,6 @@ def loki_values(ctx: Context) -> dict[str, Any]:
         "fullnameOverride": LOKI,
         "loki": {
             "auth_enabled": True,
-            "commonConfig": {"replication_factor": 1},
             "storage": storage,
             "schemaConfig": {
                 "configs": [
@@ -210,14 +210,21 @@ def loki_values(ctx: Context) -> dict[str, Any]:
                     }
                 ]
             },
-            "limits_config": {"retention_period": cfg.retention},
-            "compactor": {
-                "retention_enabled": True,
-                "delete_request_store": store,
-                "working_directory": "/var/loki/compactor",
+            # Merged over the chart's generated config (templates/_helpers.tpl `mergeOverwrite`
+            # of loki.config and loki.structuredConfig): the one way every pinned chart reads,
+            # where loki.config's own inputs (commonConfig, limits_config, ...) are read only
+            # by the values.yaml template string.
+            "structuredConfig": {
+                "common": {"replication_factor": 1},
+                "limits_config": {"retention_period": cfg.retention},
+                "compactor": {
+                    "retention_enabled": True,
+                    "delete_request_store": store,
+                    "working_directory": "/var/loki/compactor",
+                },
+                # Admins query several tenants at once (X-Scope-OrgID `a|b`).
+                "querier": {"multi_tenant_queries_enabled": True},
             },
-            # Admins query several tenants at once (X-Scope-OrgID `a|b`).
-            "querier": {"multi_tenant_queries_enabled": True},
             "podSecurityContext": {
                 "fsGroup": 10001,
                 "runAsGroup": 10001,
@@ -388,8 +395,7 @@ def alloy_values(ctx: Context, content: str) -> dict[str, Any]:
         "type": "daemonset",
         "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
     }
-    # Discover pods only; nothing else (the chart's defaults read Secrets cluster-wide).
-    values["rbac"] = _rbac("pods")
+    values["rbac"] = {"create": False}  # ours: collector_roles()
     return values
 
 
@@ -400,19 +406,43 @@ def events_values(ctx: Context, content: str) -> dict[str, Any]:
     values["alloy"]["securityContext"] = RESTRICTED
     values["global"] = {"podSecurityContext": NON_ROOT_POD}
     values["controller"] |= {"type": "deployment", "replicas": 1}
-    values["rbac"] = _rbac("events")
+    values["rbac"] = {"create": False}  # ours: collector_roles()
     return values
 
 
-def _rbac(resource: str) -> dict[str, Any]:
-    """Read `resource` and namespaces (names and labels). The chart renders `rules` and
-    `clusterRules` into one ClusterRole and breaks on an empty list (templates/rbac.yaml
-    `toYaml` of [] after a list), so each holds one rule."""
-
-    def read(what: str) -> dict[str, Any]:
-        return {"apiGroups": [""], "resources": [what], "verbs": ["get", "list", "watch"]}
-
-    return {"rules": [read(resource)], "clusterRules": [read("namespaces")]}
+def collector_roles() -> list[manifests.Obj]:
+    """Each Alloy release reads exactly what its config watches: pods (the DaemonSet's
+    discovery) or Events. The chart's own ClusterRole also reads Secrets and ConfigMaps
+    cluster-wide, and before chart 1.4.0 its rules are fixed in the template (no `rbac.rules`
+    value: grafana/alloy helm-chart/0.12.6 templates/rbac.yaml, PR #3869), so `rbac.create` is
+    off and these are ours, bound to the ServiceAccount the chart names after the release."""
+    objs = []
+    for release, resource in ((ALLOY, "pods"), (EVENTS, "events")):
+        name = f"{COLLECTOR_NAMESPACE}-{release}"
+        objs += [
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": manifests.meta(name),
+                "rules": [
+                    {"apiGroups": [""], "resources": [resource], "verbs": ["get", "list", "watch"]}
+                ],
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": manifests.meta(name),
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": name,
+                },
+                "subjects": [
+                    {"kind": "ServiceAccount", "name": release, "namespace": COLLECTOR_NAMESPACE}
+                ],
+            },
+        ]
+    return objs
 
 
 # --- network, Grafana, Prometheus ----------------------------------------------------

@@ -54,8 +54,9 @@ def test_present_in_every_environment_at_the_catalogues_versions(program, env_re
     assert levels == {logging.NAMESPACE: "restricted", logging.COLLECTOR_NAMESPACE: "privileged"}
     cfg = load_config(stack_config(env, release)).platform.components.logging
     loki = values(g, logging.LOKI)
-    assert loki["loki"]["limits_config"]["retention_period"] == cfg.retention
-    assert loki["loki"]["compactor"]["retention_enabled"] is True
+    structured = loki["loki"]["structuredConfig"]
+    assert structured["limits_config"]["retention_period"] == cfg.retention
+    assert structured["compactor"]["retention_enabled"] is True
     assert loki["singleBinary"]["persistence"]["size"] == str(cfg.storage)
 
 
