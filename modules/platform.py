@@ -136,6 +136,8 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
         if enabled.istio.enabled
         else None
     )
+    if monitoring and istio:
+        monitoring.route_grafana(istio)  # Grafana at /grafana/ on the platform gateway
     minio = Minio(ctx, depends_on=[monitoring]) if enabled.minio.enabled else None
     rbac = Rbac(ctx)
     # Serving: cert-manager issues the webhook certs, Istio routes (and carries Knative).

@@ -11,6 +11,11 @@ operator's TLS are off. Read in prometheus-community/helm-charts, tags
 kube-prometheus-stack-{70.4.2,79.12.0,82.4.0}: templates/prometheus-operator/deployment.yaml
 (tls-secret volume), certmanager.yaml, admission-webhooks/job-patch/*.yaml (rendered only
 without certManager) and admission-webhooks/*WebhookConfiguration.yaml.
+
+Grafana (on in every environment) serves under `/grafana/` on the platform gateway, behind the
+platform login like every UI; kube-prometheus-stack provisions Prometheus as its default
+datasource. Our dashboards (`mlplatform.dashboards`) are ConfigMaps its dashboard sidecar loads,
+one folder per area (the sidecar's folder annotation), applied after the chart.
 """
 
 from __future__ import annotations
@@ -25,11 +30,20 @@ import pulumi_random as random
 
 from mlplatform import alerting, manifests, netpol
 from mlplatform.component import Context, PlatformComponent
+from mlplatform.components.istio import NAMESPACE as GATEWAY_NAMESPACE
+from mlplatform.components.istio import PLATFORM_GATEWAY
+from mlplatform.dashboards import config_maps as dashboard_config_maps
+from mlplatform.dashboards import sidecar_values as dashboard_sidecar_values
 
 NAMESPACE = "monitoring"
 RELEASE = "kube-prometheus-stack"
 GRAFANA_SECRET = "grafana-admin"
 GRAFANA_PORT = 3000
+# The grafana subchart's Service `<release>-grafana`, port 80 (its `service.port`; rendered from
+# kube-prometheus-stack 79.12.0 with grafana 10.3.0).
+GRAFANA_SERVICE = f"{RELEASE}-grafana"
+GRAFANA_SERVICE_PORT = 80
+GRAFANA_PATH = "/grafana/"
 OPERATOR_WEBHOOK_PORT = 10250
 RULES_OVERLAYS = Path(__file__).resolve().parents[2] / "overlays" / "monitoring"
 # Prometheus pods carry this label; NetworkPolicies allow scraping from it.
@@ -162,7 +176,11 @@ class Monitoring(PlatformComponent):
                         "passwordKey": "admin-password",
                     },
                     "resources": cfg.grafana_resources.as_k8s(),
-                    "sidecar": {"resources": GRAFANA_SIDECAR_RESOURCES},
+                    "sidecar": {
+                        "resources": GRAFANA_SIDECAR_RESOURCES,
+                        "dashboards": dashboard_sidecar_values(),
+                    },
+                    "env": grafana_env(ctx.config.ingress.domain),
                     "testFramework": {"enabled": False},  # `helm test` hooks only
                 },
             },
@@ -175,7 +193,54 @@ class Monitoring(PlatformComponent):
             directory=str(rules_overlay(ctx.config.environment)),
             opts=self._opts([self.helm]),
         )
+        if cfg.grafana:
+            self.dashboards = self.objects(
+                "platform-dashboards", dashboard_config_maps(ctx.config), [self.helm]
+            )
         self.register_outputs({"namespace": NAMESPACE})
+
+    def route_grafana(self, istio: pulumi.Resource) -> None:
+        """Grafana on the platform gateway (after Istio's CRDs), where Grafana is on."""
+        if self.ctx.config.components.monitoring.grafana:
+            self.grafana_route = self.objects(
+                "grafana-route", [grafana_route(self.ctx)], [self.helm, istio]
+            )
+
+
+def grafana_env(domain: str) -> dict[str, str]:
+    """Grafana serves from `/grafana/` (the gateway passes the path on unchanged). Its
+    environment overrides grafana.ini's [server] section (GF_<SECTION>_<KEY>)."""
+    return {
+        "GF_SERVER_DOMAIN": domain,
+        "GF_SERVER_ROOT_URL": f"https://{domain}{GRAFANA_PATH}",
+        "GF_SERVER_SERVE_FROM_SUB_PATH": "true",
+    }
+
+
+def grafana_route(ctx: Context) -> manifests.Obj:
+    """`https://<domain>/grafana/` to Grafana, bound to the platform gateway like KFP's routes."""
+    return {
+        "apiVersion": ctx.component("istio").api("networking"),
+        "kind": "VirtualService",
+        "metadata": manifests.meta("grafana", NAMESPACE),
+        "spec": {
+            "gateways": [f"{GATEWAY_NAMESPACE}/{PLATFORM_GATEWAY}"],
+            "hosts": [ctx.config.ingress.domain],
+            "http": [
+                {
+                    "match": [{"uri": {"prefix": GRAFANA_PATH}}],
+                    "route": [
+                        {
+                            "destination": {
+                                "host": f"{GRAFANA_SERVICE}.{NAMESPACE}.svc.cluster.local",
+                                "port": {"number": GRAFANA_SERVICE_PORT},
+                            }
+                        }
+                    ],
+                }
+            ],
+        },
+    }
 
 
 def operator_tls(cert_manager: bool) -> dict[str, Any]:

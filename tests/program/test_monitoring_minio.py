@@ -128,7 +128,12 @@ def test_dev_share_is_well_under_half_the_budget(program):
             for p in (cm, cm["webhook"], cm["cainjector"])
         ),
     ]
-    assert kps["grafana"]["enabled"] is False  # dev runs without it
+    grafana = kps["grafana"]
+    assert grafana["enabled"] is True  # on in every environment, small in dev
+    parts += [
+        requests(grafana["resources"]),
+        requests(grafana["sidecar"]["resources"], 2),  # dashboards and datasources sidecars
+    ]
     cpu, memory = (sum(p[i] for p in parts) for i in (0, 1))
     assert cpu <= Decimal("0.5") and memory <= 1 * 2**30, (cpu, memory)  # of 4 CPU / 8 GiB
 
