@@ -4,6 +4,7 @@ from mlplatform.scenarios.catalog import (
     ai_metrics,
     gang_scheduling,
     gpu_scheduling,
+    katib_tuning,
     pipeline_run,
     pod_autoscaling,
     quota_preemption,
@@ -26,4 +27,5 @@ ALL = (
     pod_autoscaling.SCENARIO,
     ai_metrics.SCENARIO,
     pipeline_run.SCENARIO,
+    katib_tuning.SCENARIO,
 )

@@ -161,9 +161,65 @@ def pod_template_problems(obj: dict[str, Any], kubernetes_version: str) -> list[
     return found
 
 
+# Katib's Experiment: its CRD keeps unknown fields and no Python model package fits our pins
+# (kubeflow-katib pins kubeflow-training==1.9.0 and protobuf<5), so the json tags of its Go
+# types are the schema: kubeflow/katib v0.18.0 and v0.19.0 (identical) pkg/apis/controller/
+# experiments/v1beta1/experiment_types.go and common/v1beta1/common_types.go. A set lists
+# leaf fields; a dict nests; a one-item list is a list of that shape.
+_FIELDS = {"name", "value"}
+EXPERIMENT_SPEC: dict[str, Any] = {
+    "parameters": [{"name": None, "parameterType": None,
+                    "feasibleSpace": {"max", "min", "list", "step", "distribution"}}],
+    "objective": {"type": None, "goal": None, "objectiveMetricName": None,
+                  "additionalMetricNames": None, "metricStrategies": [_FIELDS]},
+    "algorithm": {"algorithmName": None, "algorithmSettings": [_FIELDS]},
+    "earlyStopping": {"algorithmName": None, "algorithmSettings": [_FIELDS]},
+    "trialTemplate": {"retain": None, "trialSpec": None, "primaryPodLabels": None,
+                      "configMap": {"configMapName", "configMapNamespace", "templatePath"},
+                      "trialParameters": [{"name", "description", "reference"}],
+                      "primaryContainerName": None, "successCondition": None,
+                      "failureCondition": None},
+    "parallelTrialCount": None, "maxTrialCount": None, "maxFailedTrialCount": None,
+    "metricsCollectorSpec": {"source": None, "collector": {"kind": None, "customCollector": None}},
+    "nasConfig": None, "resumePolicy": None,
+}  # fmt: skip
+
+
+def shape_unknown(data: Any, shape: Any, where: str = "") -> list[str]:
+    """Keys of `data` the shape does not declare (None: anything; set: leaf keys)."""
+    if shape is None:
+        return []
+    if isinstance(shape, list):
+        if not isinstance(data, list):
+            return [f"{where}: expected a list"]
+        return [p for i, v in enumerate(data) for p in shape_unknown(v, shape[0], f"{where}[{i}]")]
+    if not isinstance(data, dict):
+        return [f"{where}: expected an object"]
+    known = shape if isinstance(shape, set) else set(shape)
+    found = [f"{where}.{k}: not a field" for k in data if k not in known]
+    if isinstance(shape, dict):
+        found += [
+            p
+            for k, v in data.items()
+            if k in shape
+            for p in shape_unknown(v, shape[k], f"{where}.{k}")
+        ]
+    return found
+
+
+def experiment_problems(obj: dict[str, Any], kubernetes_version: str) -> list[str]:
+    """The Experiment's fields, and its trial template as the object Katib creates from it."""
+    found = shape_unknown(obj["spec"], EXPERIMENT_SPEC, ".spec")
+    trial = obj["spec"]["trialTemplate"]["trialSpec"]
+    named = {**trial, "metadata": {**trial.get("metadata", {}), "name": "trial", "namespace": "t"}}
+    return found + [f"trialSpec: {p}" for p in problems(named, kubernetes_version)]
+
+
 def problems(obj: dict[str, Any], kubernetes_version: str, legacy_ok: bool = False) -> list[str]:
     group = obj["apiVersion"].split("/")[0] if "/" in obj["apiVersion"] else ""
     key = (group, obj["kind"])
+    if key == ("kubeflow.org", "Experiment"):
+        return experiment_problems(obj, kubernetes_version)
     if key in OPENAPI_KINDS:
         name = OPENAPI_KINDS[key]
         found = openapi_unknown(obj, name)

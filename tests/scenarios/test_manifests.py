@@ -59,7 +59,16 @@ def test_workloads_carry_their_tenant_queue(built):
     _, _, objs = built
     queues = {(o["metadata"]["namespace"], o["metadata"]["name"])
               for o in objs if o["kind"] == "LocalQueue"}  # fmt: skip
-    workloads = [o for o in objs if o["kind"] in QUEUED_KINDS]
+    workloads = [o for o in objs if o["kind"] in QUEUED_KINDS] + [
+        # a Katib trial: the Job Katib creates from the template, in the Experiment's namespace
+        {
+            **t,
+            "metadata": {**t["metadata"], "name": "trial", "namespace": o["metadata"]["namespace"]},
+        }
+        for o in objs
+        if o["kind"] == "Experiment"
+        for t in [o["spec"]["trialTemplate"]["trialSpec"]]
+    ]
     assert workloads
     for o in workloads:
         label = o["metadata"]["labels"].get(QUEUE_LABEL)
