@@ -25,6 +25,7 @@ from mlplatform.components.logging import Logging, platform_namespaces
 from mlplatform.components.minio import Minio
 from mlplatform.components.model_registry import ModelRegistry
 from mlplatform.components.monitoring import Monitoring, rules_overlay
+from mlplatform.components.notebooks import Notebooks
 from mlplatform.components.pipelines import Pipelines
 from mlplatform.components.rbac import Rbac
 from mlplatform.components.serving import Serving
@@ -200,6 +201,11 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
         if enabled.dashboard.enabled and identity and kubeflow_ns
         else None
     )
+    notebooks = (
+        Notebooks(ctx, kubeflow_namespace=kubeflow_ns, depends_on=[identity, cert_manager])
+        if enabled.notebooks.enabled and identity and kubeflow_ns
+        else None
+    )
 
     # The model registries' database; each tenant runs its own registry server on it.
     model_registry = (
@@ -223,6 +229,7 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
         "identity": identity,
         "pipelines": pipelines,
         "dashboard": dashboard,
+        "notebooks": notebooks,
         "katib": katib,
         "model_registry": model_registry,
     }.items():

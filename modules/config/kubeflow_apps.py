@@ -58,10 +58,11 @@ class Notebooks(Model):
     webhook_resources: Resources = Field(
         default_factory=lambda: _sized("10m", "32Mi", "200m", "128Mi")
     )
-    # What the spawner requests for a notebook by default (its `cpu`/`memory` options), so
-    # a notebook fits the team's ResourceQuota; the form may change them within the quota.
-    notebook_cpu: str = Field("500m", pattern=r"^[0-9]+(\.[0-9]+|m)?$")
-    notebook_memory: str = Field("1Gi", pattern=r"^[0-9]+(Mi|Gi)$")
+    # What the spawner requests for a notebook by default, so a notebook fits the team's
+    # ResourceQuota (limits are 1.2x). The web app parses them as a float of CPUs and of Gi
+    # (jupyter backend apps/common/form.py), hence no `m` or `Mi`.
+    notebook_cpu: str = Field("0.5", pattern=r"^[0-9]+(\.[0-9]+)?$", description="CPUs")
+    notebook_memory: str = Field("1.0Gi", pattern=r"^[0-9]+(\.[0-9]+)?Gi$")
 
 
 def dependency_problems(config: PlatformConfig) -> list[str]:

@@ -11,14 +11,17 @@ from mlplatform.components import katib, model_registry
 from mlplatform.components.dashboard import PROFILE_API
 from mlplatform.components.istio import GATEWAY_PRINCIPAL
 from mlplatform.components.kubeflow_namespace import NAMESPACE as KUBEFLOW_NAMESPACE
+from mlplatform.components.minio import ENDPOINT as MINIO_ENDPOINT
 from mlplatform.components.minio import NAMESPACE as MINIO_NAMESPACE
 from mlplatform.components.minio import PORT as MINIO_PORT
-from mlplatform.components.pipelines import API_PORTS, METADATA_PORT
+from mlplatform.components.notebooks import pod_defaults as notebook_pod_defaults
+from mlplatform.components.pipelines import API_PORTS, API_SERVER, METADATA_PORT
 from mlplatform.components.pipelines import TENANTS as PIPELINES_LABELS
 from mlplatform.components.rbac import TENANT_ROLES
 from mlplatform.components.serving import KNATIVE_NAMESPACE
 from mlplatform.config import PlatformConfig
 from mlplatform.manifests import Obj, meta, namespace
+from mlplatform.minio_users import ACCESS_KEY, SECRET_KEY
 from mlplatform.tenancy.spec import QUEUE_RESOURCES, TenantSpec
 
 TENANT_LABEL = "mlplatform.io/tenant"
@@ -29,6 +32,7 @@ LOCAL_QUEUE = "default"  # Kueue's LocalQueueDefaulting picks the queue named `d
 # Workload ServiceAccounts, as Kubeflow profiles name them, and the role each gets.
 ROLE_BINDINGS = {"admin": "tenant-admins", "edit": "tenant-editors", "view": "tenant-viewers"}
 WORKLOAD_ACCOUNTS = {"default-editor": "edit", "default-viewer": "view"}
+STORAGE_CREDENTIALS = "s3-credentials"  # tenancy.storage.CREDENTIALS
 # kfam's membership annotations (kubeflow/kubeflow v1.10.0 access-management/kfam/bindings.go).
 MEMBER_USER, MEMBER_ROLE = "user", "role"
 SERVING_LABELS = {"serving.kubeflow.org/inferenceservice": "enabled"}
@@ -119,6 +123,17 @@ def profile(tenant: TenantSpec) -> Obj:
         "metadata": meta(tenant.namespace, **tenant_labels(tenant)),
         "spec": {"owner": {"kind": "User", "name": tenant.owners[0]}},
     }
+
+
+def pod_defaults(tenant: TenantSpec, config: PlatformConfig) -> list[Obj]:
+    """The team's PodDefaults for notebooks: its own bucket keys and KFP access."""
+    enabled = config.components
+    bucket = tenant.bucket if tenant.storage.bucket and enabled.minio.enabled else None
+    kfp = f"{API_SERVER}.{KUBEFLOW_NAMESPACE}:{API_PORTS[1]}" if enabled.pipelines.enabled else None
+    keys = (ACCESS_KEY, SECRET_KEY)
+    return notebook_pod_defaults(
+        tenant.namespace, bucket, STORAGE_CREDENTIALS, keys, MINIO_ENDPOINT, kfp
+    )
 
 
 def quotas(tenant: TenantSpec) -> list[Obj]:

@@ -54,6 +54,8 @@ def tenant_objects(spec: TenantSpec, ctx: Context) -> list[Obj]:
         out.extend(registry.plain_objects(spec, config))
     if config.components.dashboard.enabled:
         out.append(objects.profile(spec))
+    if config.components.notebooks.enabled:
+        out.extend(objects.pod_defaults(spec, config))
     return out
 
 

@@ -205,3 +205,144 @@ def test_menu_links_only_what_is_deployed(program, off, links):
     ]
     menu = yaml.safe_load(yaml.safe_load(config["patch"])["data"]["links"])
     assert {m.get("link") for m in menu["menuLinks"]} == links
+
+
+# -- notebooks -------------------------------------------------------------------------------------
+
+NOTEBOOKS = "mlplatform:notebooks:Notebooks"
+NOTEBOOK_APPS = {
+    "notebook-controller": ("notebook_controller", "notebook-controller"),
+    "admission-webhook": ("admission_webhook", "admission-webhook"),
+    "jupyter-web-app": ("jupyter_web_app", "jupyter"),
+}
+
+
+def test_notebook_apps_from_the_catalogue_with_our_overlays(program, env_release):
+    env, release = env_release
+    g = program(env, release)
+    assert g.named("notebooks", NOTEBOOKS)
+    for app, (entry, overlay) in NOTEBOOK_APPS.items():
+        source = releases.load(release).component(entry).source.kustomize
+        directory, k = _kustomization(g, app)
+        assert k["resources"] == [f"{source.url}?ref={source.ref}"]
+        assert [(directory / c).resolve() for c in k["components"]] == [UPSTREAM_OVERLAYS / overlay]
+    version = stack_config(env, release)["platform"]["kubernetesVersion"]
+    mine = [o for o in g.objects() if o.owner.name == "notebooks-base"]
+    assert mine and [f"{o.ref}: {p}" for o in mine for p in problems(o.obj, version)] == []
+
+
+def test_disabled_notebooks_leave_nothing_behind(program):
+    g = program("dev", edit=_off("notebooks"))
+    assert not g.of_type(NOTEBOOKS)
+    assert not {r.name for r in g.resources} & {*NOTEBOOK_APPS, "notebooks-base"}
+    assert [o.ref for o in g.objects() if o.kind == "PodDefault"] == []
+    _, k = _kustomization(g, "centraldashboard")
+    (config,) = [
+        p for p in _patches(k, "ConfigMap") if p["target"]["name"] == "^centraldashboard-config$"
+    ]
+    menu = yaml.safe_load(yaml.safe_load(config["patch"])["data"]["links"])
+    assert "/jupyter/" not in {m.get("link") for m in menu["menuLinks"]}
+
+
+def test_notebooks_wait_for_identity_cert_manager_and_the_namespace(program, env_release):
+    g = program(*env_release)
+    for app in (*NOTEBOOK_APPS, "notebooks-base"):
+        for earlier in ("identity-istio", "kubeflow-namespace-base", "cert-manager"):
+            assert g.depends_on(_one(g, app), _one(g, earlier)), f"{app} before {earlier}"
+    for earlier in ("notebook-controller", "admission-webhook"):
+        assert g.depends_on(_one(g, "jupyter-web-app"), _one(g, earlier))
+
+
+def test_notebooks_need_cert_manager():
+    cfg = stack_config("dev")
+    cfg["platform"]["components"]["certManager"] = {"enabled": False}
+    assert_rejected(cfg, "platform.components.notebooks.enabled: the PodDefault webhook")
+
+
+@pytest.mark.parametrize("value", ["500m", "1Gi"])
+def test_spawner_cpu_is_a_plain_number(value):
+    cfg = stack_config("dev")
+    cfg["platform"]["components"]["notebooks"] = {"notebookCpu": value}
+    assert_rejected(cfg, "platform.components.notebooks.notebookCpu")
+
+
+def _spawner(g: Graph) -> dict:
+    _, k = _kustomization(g, "jupyter-web-app")
+    (config,) = [
+        p for p in _patches(k, "ConfigMap") if p["target"]["name"] == "^jupyter-web-app-config$"
+    ]
+    data = yaml.safe_load(config["patch"])["data"]["spawner_ui_config.yaml"]
+    return yaml.safe_load(data)["spawnerFormDefaults"]
+
+
+def test_spawner_offers_no_gpu_only_catalogue_images_and_the_team_poddefaults(program):
+    g = program("dev")
+    form = _spawner(g)
+    assert form["gpus"]["readOnly"] is True
+    assert form["gpus"]["value"]["num"] == "none"
+    assert form["allowCustomImage"] is False
+    images = set(releases.load("1.11").component("jupyter_web_app").images.values())
+    offered = {
+        i for key in ("image", "imageGroupOne", "imageGroupTwo") for i in form[key]["options"]
+    }
+    assert offered == images
+    assert not [i for i in offered if "cuda" in i or "gaudi" in i]
+    assert form["configurations"]["value"] == ["team-bucket", "team-pipelines"]
+    assert (form["cpu"]["value"], form["memory"]["value"]) == ("0.5", "1.0Gi")
+
+
+def test_spawner_images_come_from_the_mirror(program):
+    def mirror(cfg):
+        cfg["platform"]["mirror"] = {"registry": "registry.internal/mlplatform"}
+
+    form = _spawner(program("dev", edit=mirror))
+    assert all(
+        i.startswith("registry.internal/mlplatform/")
+        for key in ("image", "imageGroupOne", "imageGroupTwo")
+        for i in [form[key]["value"], *form[key]["options"]]
+    )
+
+
+def test_every_tenant_gets_its_own_poddefaults(program):
+    objs = {o.ref: o.obj for o in program("dev").objects()}
+    for ns in ("team-a", "team-b"):
+        bucket = objs[f"PodDefault/{ns}/team-bucket"]["spec"]
+        env = {e["name"]: e for e in bucket["env"]}
+        assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["name"] == "s3-credentials"
+        job = objs[f"Job/minio/tenant-{ns}-bucket"]["spec"]["template"]["spec"]
+        job_env = {e["name"]: e.get("value") for c in job["containers"] for e in c["env"]}
+        assert env["S3_BUCKET"]["value"] == job_env["BUCKET"]
+        assert bucket["selector"] == {"matchLabels": {"team-bucket": "true"}}
+        kfp = objs[f"PodDefault/{ns}/team-pipelines"]["spec"]
+        (volume,) = kfp["volumes"]
+        (source,) = volume["projected"]["sources"]
+        assert source["serviceAccountToken"]["audience"] == "pipelines.kubeflow.org"
+        assert {e["name"]: e["value"] for e in kfp["env"]}["KF_PIPELINES_ENDPOINT"] == (
+            "http://ml-pipeline.kubeflow:8888"
+        )
+    # Each namespace's PodDefault names only its own Secret (the Secret is namespaced).
+    assert objs["Secret/team-a/s3-credentials"] and objs["Secret/team-b/s3-credentials"]
+
+
+def test_tenant_tiers_can_run_notebooks_but_not_write_poddefaults(program):
+    roles = {o.name: o.obj for o in program("dev").objects() if o.kind == "ClusterRole"}
+    view, edit = roles["mlplatform-notebooks-view"], roles["mlplatform-notebooks-edit"]
+    assert view["metadata"]["labels"]["rbac.mlplatform.io/aggregate-to-tenant-view"] == "true"
+    assert edit["metadata"]["labels"]["rbac.mlplatform.io/aggregate-to-tenant-edit"] == "true"
+    written = {r for rule in edit["rules"] for r in rule["resources"]}
+    assert written == {"notebooks"}
+    assert {v for rule in view["rules"] for v in rule["verbs"]} == READ
+
+
+def test_gpu_notebooks_are_refused_in_tenant_namespaces(program):
+    objs = {o.ref: o.obj for o in program("dev").objects()}
+    policy = objs["ValidatingAdmissionPolicy/mlplatform-notebooks-no-gpu"]["spec"]
+    assert policy["matchConstraints"]["namespaceSelector"] == {
+        "matchExpressions": [{"key": "mlplatform.io/tenant", "operator": "Exists"}]
+    }
+    (rule,) = policy["matchConstraints"]["resourceRules"]
+    assert (rule["apiGroups"], rule["resources"]) == (["kubeflow.org"], ["notebooks"])
+    (validation,) = policy["validations"]
+    assert "queue" in validation["message"]
+    binding = objs["ValidatingAdmissionPolicyBinding/mlplatform-notebooks-no-gpu"]["spec"]
+    assert binding == {"policyName": "mlplatform-notebooks-no-gpu", "validationActions": ["Deny"]}

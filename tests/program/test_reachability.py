@@ -16,6 +16,16 @@ KFP_API = Endpoint("kubeflow", {"app": "ml-pipeline"})
 DEX = Endpoint("auth", {"app": "dex"})
 KUEUE = Endpoint("kueue-system", {"control-plane": "controller-manager"})
 INTERNET = Endpoint(ip="93.184.216.34")
+# Notebooks as the controller labels their pods, with the team's PodDefaults selected.
+NOTEBOOK_A = Endpoint(
+    "team-a",
+    {"statefulset": "nb", "notebook-name": "nb", "team-bucket": "true", "team-pipelines": "true"},
+)
+NOTEBOOK_B = Endpoint("team-b", {"statefulset": "nb", "notebook-name": "nb"})
+DASHBOARD = Endpoint("kubeflow", {"app": "centraldashboard"})
+KFAM = Endpoint("kubeflow", {"kustomize.component": "profiles"})
+JUPYTER = Endpoint("kubeflow", {"app": "jupyter-web-app"})
+PODDEFAULTS = Endpoint("kubeflow", {"app": "poddefaults"})
 KATIB = {
     c: Endpoint("kubeflow", {"katib.kubeflow.org/component": c})
     for c in ("controller", "db-manager", "mysql", "ui")
@@ -57,6 +67,25 @@ EXPECTED = [
     (TEAM_A, REGISTRY_DB, 3306, True),
     (TEAM_A, REGISTRY_B, 8080, False),
     (Endpoint("default", {"app": "x"}), REGISTRY_DB, 3306, False),
+    # A member's notebook: its team's bucket and KFP, nothing of another team's.
+    (NOTEBOOK_A, MINIO, 9000, True),
+    (NOTEBOOK_A, KFP_API, 8888, True),
+    (NOTEBOOK_A, TEAM_A, 8080, True),
+    (NOTEBOOK_A, NOTEBOOK_B, 8888, False),
+    (NOTEBOOK_B, NOTEBOOK_A, 8888, False),
+    (NOTEBOOK_A, TEAM_B, 8080, False),
+    (TEAM_B, NOTEBOOK_A, 8888, False),
+    (GATEWAY, NOTEBOOK_A, 8888, True),  # /notebook/<ns>/<name>/: members only (tenant-access)
+    (NOTEBOOK_A, DASHBOARD, 8082, False),
+    (NOTEBOOK_A, KFAM, 8081, False),
+    (NOTEBOOK_A, JUPYTER, 5000, False),
+    (NOTEBOOK_A, PODDEFAULTS, 4443, False),
+    # The dashboard and the spawner through the gateway; kfam never from outside `kubeflow`.
+    (GATEWAY, DASHBOARD, 8082, True),
+    (GATEWAY, JUPYTER, 5000, True),
+    (GATEWAY, KFAM, 8081, False),
+    (DASHBOARD, KFAM, 8081, True),
+    (TEAM_A, KFAM, 8081, False),
 ]
 
 

@@ -39,6 +39,8 @@ def test_one_tenant_registers_exactly_three_resources_and_its_objects(program):
             "Namespace/team-b",
             f"RoleBinding/team-b/{member_binding_name('admin', 'bob@example.com')}",
             "Profile/team-b",
+            "PodDefault/team-b/team-bucket",
+            "PodDefault/team-b/team-pipelines",
             "ServiceAccount/team-b/default-editor",
             "RoleBinding/team-b/default-editor",
             "ServiceAccount/team-b/default-viewer",

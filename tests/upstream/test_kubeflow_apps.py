@@ -17,14 +17,16 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from mlplatform import releases, render
-from mlplatform.components import dashboard, identity
+from mlplatform.components import dashboard, identity, notebooks
 from mlplatform.components.istio import GATEWAY_PRINCIPAL, PLATFORM_GATEWAY
 from mlplatform.components.istio import NAMESPACE as GATEWAY_NAMESPACE
 from mlplatform.components.kubeflow_namespace import NAMESPACE as KUBEFLOW
 from mlplatform.graph import Graph, K8sObject
-from mlplatform.tenancy.objects import MEMBER_ROLE, MEMBER_USER
+from mlplatform.tenancy.objects import MEMBER_ROLE, MEMBER_USER, TENANT_LABEL
+from tests import pod_security
 from tests.upstream import CACHE, CASE_IDS, CASES, needs_cache, strings, upstream_graph
 
 pytestmark = needs_cache
@@ -33,7 +35,13 @@ Key = tuple[str, str, str]
 cases = pytest.mark.parametrize(("env", "release"), CASES, ids=CASE_IDS)
 
 # kustomization name -> catalogue entry
-APPS = {"centraldashboard": "centraldashboard", "profiles": "kfam"}
+APPS = {
+    "centraldashboard": "centraldashboard",
+    "profiles": "kfam",
+    "notebook-controller": "notebook_controller",
+    "admission-webhook": "admission_webhook",
+    "jupyter-web-app": "jupyter_web_app",
+}
 KUBEFLOW_GATEWAY = "kubeflow-gateway"
 WRITE = {"create", "update", "patch", "delete", "deletecollection", "*"}
 
@@ -321,3 +329,248 @@ def test_dashboard_route_refuses_writes_before_serving_anything(env, release):
         dest["destination"]["port"]["number"],
         dashboard.DASHBOARD_PORT,
     )
+
+
+# -- notebooks -------------------------------------------------------------------------------------
+
+
+def _spawner(objs: list[Obj] | tuple[Obj, ...]) -> Obj:
+    (cm,) = [o for o in objs if o["kind"] == "ConfigMap" and _name(o) == notebooks.WEB_APP_CONFIG]
+    return yaml.safe_load(cm["data"]["spawner_ui_config.yaml"])["spawnerFormDefaults"]
+
+
+def _crd(c: Case, app: str, name: str) -> Obj:
+    (crd,) = [
+        o
+        for o in c.built(app)
+        if o["kind"] == "CustomResourceDefinition" and o["metadata"]["name"] == name
+    ]
+    return crd
+
+
+def _schema(crd: Obj, version: str) -> Obj:
+    (v,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
+    assert v["served"]
+    return v["schema"]["openAPIV3Schema"]
+
+
+@pytest.mark.parametrize("release", releases.available())
+def test_upstream_spawner_offers_gpus_and_the_webhook_selects_profile_namespaces(release):
+    """The facts the spawner config and the webhook patch rest on (every release)."""
+    form = _spawner(upstream(release, "jupyter-web-app"))
+    assert form["gpus"]["readOnly"] is False
+    assert "nvidia.com/gpu" in {v["limitsKey"] for v in form["gpus"]["value"]["vendors"]}
+    assert [i for i in form["image"]["options"] if "cuda" in i]
+    # Our CPU images are upstream's own options at this ref.
+    offered = {i for k in ("image", "imageGroupOne", "imageGroupTwo") for i in form[k]["options"]}
+    ours = set(releases.load(release).component("jupyter_web_app").images.values())
+    assert ours <= offered
+    (webhook,) = [
+        o
+        for o in upstream(release, "admission-webhook")
+        if o["kind"] == "MutatingWebhookConfiguration"
+    ]
+    assert webhook["webhooks"][0]["namespaceSelector"] == {
+        "matchLabels": {"app.kubernetes.io/part-of": "kubeflow-profile"}
+    }
+    (config,) = [
+        o
+        for o in upstream(release, "notebook-controller")
+        if o["kind"] == "ConfigMap" and _name(o) == notebooks.CONTROLLER_CONFIG
+    ]
+    assert config["data"]["ISTIO_GATEWAY"] == f"kubeflow/{KUBEFLOW_GATEWAY}"
+
+
+@cases
+def test_webhook_serves_tenant_namespaces_with_its_issued_certificate(env, release):
+    c = case(env, release)
+    built = c.built("admission-webhook")
+    (webhook,) = [o for o in built if o["kind"] == "MutatingWebhookConfiguration"]
+    (hook,) = webhook["webhooks"]
+    assert hook["namespaceSelector"] == {
+        "matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]
+    }
+    assert notebooks.TENANT_LABEL_KEY == TENANT_LABEL
+    tenants = [
+        o for o in c.ours() if o.kind == "Namespace" and TENANT_LABEL in o.obj["metadata"]["labels"]
+    ]
+    assert tenants
+    service = c.one("admission-webhook", "Service", hook["clientConfig"]["service"]["name"])
+    deployment = c.one("admission-webhook", "Deployment", notebooks.WEBHOOK)
+    pod = deployment["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    (port,) = service["spec"]["ports"]
+    (target,) = [p for p in container["ports"] if p["name"] == port["targetPort"]]
+    assert target["containerPort"] == notebooks.WEBHOOK_PORT
+    assert _matches(notebooks.WEBHOOK_PODS, pod["metadata"]["labels"])
+    (cert,) = [o for o in built if o["kind"] == "Certificate"]
+    (volume,) = pod["spec"]["volumes"]
+    assert volume["secret"]["secretName"] == cert["spec"]["secretName"]
+    assert webhook["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == (
+        f"{KUBEFLOW}/{cert['metadata']['name']}"
+    )
+
+
+@cases
+def test_controller_routes_notebooks_on_the_platform_gateway(env, release):
+    c = case(env, release)
+    (config,) = [
+        o
+        for o in c.built("notebook-controller")
+        if o["kind"] == "ConfigMap" and _name(o) == notebooks.CONTROLLER_CONFIG
+    ]
+    assert config["data"]["USE_ISTIO"] == "true"
+    assert config["data"]["ISTIO_GATEWAY"] == f"{GATEWAY_NAMESPACE}/{PLATFORM_GATEWAY}"
+    deployment = c.one("notebook-controller", "Deployment", notebooks.CONTROLLER)
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["name"] == notebooks.CONTROLLER_CONTAINER
+    assert "ADD_FSGROUP" not in _env(container)  # the controller's fsGroup default stays on
+
+
+@cases
+def test_no_upstream_role_aggregates_into_kubeflow_roles(env, release):
+    """Kubeflow's kubeflow-{admin,edit,view} are not deployed; tenant tiers are ours."""
+    c = case(env, release)
+    for app in ("notebook-controller", "admission-webhook", "jupyter-web-app"):
+        labels = [
+            k
+            for o in c.built(app)
+            for k in (o["metadata"].get("labels") or {})
+            if k.startswith("rbac.authorization.kubeflow.org/aggregate-to-kubeflow")
+        ]
+        assert labels == [], app
+    upstream_labels = {
+        k
+        for o in upstream(release, "notebook-controller")
+        for k in (o["metadata"].get("labels") or {})
+    }
+    assert "rbac.authorization.kubeflow.org/aggregate-to-kubeflow-edit" in upstream_labels
+
+
+@cases
+def test_web_app_uses_our_template_and_spawner_config(env, release):
+    c = case(env, release)
+    deployment = c.one("jupyter-web-app", "Deployment", notebooks.WEB_APP)
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    template = mounts[notebooks.TEMPLATE_PATH]
+    # The image's app tree is /src/apps (upstream mounts the logos inside it too).
+    assert any(p.startswith("/src/apps/default/") for p in mounts)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes[template["name"]]["configMap"]["name"] == notebooks.TEMPLATE
+    ours = {(o.kind, o.name): o.obj for o in c.ours() if o.namespace == KUBEFLOW}
+    assert template["subPath"] in ours[("ConfigMap", notebooks.TEMPLATE)]["data"]
+    env_ = {k: e.get("value") for k, e in _env(container).items()}
+    assert (env_["USERID_HEADER"], env_["USERID_PREFIX"]) == (identity.USERID_HEADER, "")
+    assert env_["APP_PREFIX"] == "/jupyter"
+    form = _spawner(c.built("jupyter-web-app"))
+    assert form["gpus"] == {"readOnly": True, "value": {"vendor": "", "vendors": [], "num": "none"}}
+
+
+def _spawned_pod(c: Case, namespace: str) -> Obj:
+    """The pod template of a notebook spawned with the form's defaults, as the web app builds
+    the Notebook (jupyter backend default/routes/post.py, common/form.py) and the controller
+    the StatefulSet (notebook_controller.go generateStatefulSet), PodDefaults applied."""
+    ours = {(o.kind, o.namespace or "", o.name): o.obj for o in c.ours()}
+    text = ours[("ConfigMap", KUBEFLOW, notebooks.TEMPLATE)]["data"]["notebook_template.yaml"]
+    nb = yaml.safe_load(
+        text.format(name="nb", namespace=namespace, serviceAccount="default-editor", creator="u")
+    )
+    form = _spawner(c.built("jupyter-web-app"))
+    spec = nb["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    container["image"] = form["image"]["value"]
+    cpu, memory = form["cpu"]["value"], form["memory"]["value"]
+    container["resources"] = {
+        "requests": {"cpu": cpu, "memory": memory},
+        "limits": {
+            "cpu": str(round(float(cpu) * float(form["cpu"]["limitFactor"]), 1)),
+            "memory": str(round(float(memory.replace("Gi", "")) * 1.2, 1)) + "Gi",
+        },
+    }
+    for label in form["configurations"]["value"]:
+        nb["metadata"]["labels"][label] = "true"
+    if form["shm"]["value"]:
+        spec["volumes"].append({"name": "dshm", "emptyDir": {"medium": "Memory"}})
+        container["volumeMounts"].append({"mountPath": "/dev/shm", "name": "dshm"})
+    spec["volumes"].append({"name": "ws", "persistentVolumeClaim": {"claimName": "nb-workspace"}})
+    container["volumeMounts"].append({"mountPath": "/home/jovyan", "name": "ws"})
+    # The controller: labels, working dir, port, fsGroup only when no securityContext is set.
+    labels = {"statefulset": "nb", "notebook-name": "nb", **nb["metadata"]["labels"]}
+    container.setdefault("workingDir", "/home/jovyan")
+    container.setdefault("ports", [{"containerPort": 8888, "name": "notebook-port"}])
+    spec.setdefault("securityContext", {"fsGroup": 100})
+    # PodDefaults selected by the labels (env, volumes, mounts).
+    for (kind, ns, _), pd in ours.items():
+        if (
+            kind == "PodDefault"
+            and ns == namespace
+            and _matches(pd["spec"]["selector"]["matchLabels"], labels)
+        ):
+            container["env"] += pd["spec"].get("env", [])
+            spec["volumes"] += pd["spec"].get("volumes", [])
+            container["volumeMounts"] += pd["spec"].get("volumeMounts", [])
+    return {"metadata": {"labels": labels}, "spec": spec}
+
+
+@cases
+def test_spawned_notebooks_pass_restricted_with_the_team_credentials(env, release):
+    c = case(env, release)
+    c.built("jupyter-web-app")
+    tenants = [
+        o for o in c.ours() if o.kind == "Namespace" and TENANT_LABEL in o.obj["metadata"]["labels"]
+    ]
+    for ns in tenants:
+        level = ns.obj["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        pod = _spawned_pod(c, ns.name)
+        assert pod_security.problems(pod, "restricted") == [], ns.name
+        assert level == "restricted" or pod_security.problems(pod, level) == []
+        (container,) = pod["spec"]["containers"]
+        env_ = {e["name"]: e for e in container["env"]}
+        assert (
+            env_["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "s3-credentials"
+        )
+        assert "KF_PIPELINES_SA_TOKEN_PATH" in env_
+        assert container["resources"]["limits"]["memory"] == "1.2Gi"
+
+
+@cases
+def test_upstream_template_fails_restricted_without_our_security_context(env, release):
+    """The fix is needed: without the securityContext we add, the same pod is refused."""
+    c = case(env, release)
+    c.built("jupyter-web-app")
+    ns = next(
+        o.name
+        for o in c.ours()
+        if o.kind == "Namespace" and TENANT_LABEL in o.obj["metadata"]["labels"]
+    )
+    pod = _spawned_pod(c, ns)
+    pod["spec"]["securityContext"] = {"fsGroup": 100}  # what the controller adds to upstream's
+    pod["spec"]["containers"][0].pop("securityContext")
+    assert "runAsNonRoot is not true" in " ".join(pod_security.problems(pod, "restricted"))
+
+
+@cases
+def test_notebooks_and_poddefaults_validate_against_their_crds(env, release):
+    c = case(env, release)
+    notebook_crd = _crd(c, "notebook-controller", "notebooks.kubeflow.org")
+    ours = {(o.kind, o.namespace or "", o.name): o.obj for o in c.ours()}
+    text = ours[("ConfigMap", KUBEFLOW, notebooks.TEMPLATE)]["data"]["notebook_template.yaml"]
+    nb = yaml.safe_load(text.format(name="nb", namespace="team-a", serviceAccount="x", creator="u"))
+    group, version = nb["apiVersion"].split("/")
+    assert notebook_crd["spec"]["group"] == group
+    schema = _schema(notebook_crd, version)
+    jsonschema.validate(nb["spec"], schema["properties"]["spec"])
+    # The GPU policy's CEL walks these typed fields.
+    container = schema["properties"]["spec"]["properties"]["template"]["properties"]["spec"][
+        "properties"
+    ]["containers"]["items"]["properties"]
+    assert {"limits", "requests"} <= set(container["resources"]["properties"])
+    pd_crd = _crd(c, "admission-webhook", "poddefaults.kubeflow.org")
+    pds = [o.obj for o in c.ours() if o.kind == "PodDefault"]
+    assert pds
+    for pd in pds:
+        g, v = pd["apiVersion"].split("/")
+        assert pd_crd["spec"]["group"] == g
+        jsonschema.validate(pd["spec"], _schema(pd_crd, v)["properties"]["spec"])
