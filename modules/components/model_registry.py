@@ -69,7 +69,10 @@ class ModelRegistry(PlatformComponent):
                 manifests.secret(
                     DB_SECRET,
                     NAMESPACE,
-                    {USER_KEY: "root", PASSWORD_KEY: pulumi.Output.secret(password.result)},
+                    {
+                        USER_KEY: pulumi.Output.secret("root"),
+                        PASSWORD_KEY: pulumi.Output.secret(password.result),
+                    },
                 ),
             ],
         )

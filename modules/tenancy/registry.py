@@ -86,7 +86,7 @@ def server_settings(tenant: TenantSpec, config: PlatformConfig) -> dict[str, Any
 
 def secret_objects(tenant: TenantSpec, password: pulumi.Output[str]) -> list[Obj]:
     """The server's database credentials (upstream's key names) and the Job's copy."""
-    credentials = {mr.USER_KEY: user(tenant), mr.PASSWORD_KEY: password}
+    credentials = {mr.USER_KEY: pulumi.Output.secret(user(tenant)), mr.PASSWORD_KEY: password}
     return [
         secret(mr.DB_SECRET, tenant.namespace, credentials),
         secret(job_secret(tenant), KUBEFLOW, credentials),
