@@ -51,6 +51,47 @@ KUEUE_STORED_KINDS = (
 CRD_API = "apiextensions.k8s.io/v1"
 
 
+@dataclass(frozen=True)
+class Recreate:
+    """An API version upstream dropped without conversion: the API server refuses a CRD update
+    that leaves a stored version out of spec.versions, so before the upgrade the objects are
+    backed up and the CRD deleted; after it they are restored at the new version."""
+
+    component: str
+    group: str
+    plural: str
+    kind: str
+    from_version: str
+    to_version: str
+    since: str  # the component version without `from_version`
+    renames: tuple[tuple[str, str], ...] = ()  # spec fields renamed on the way
+
+    def applies(self, old: str, new: str) -> bool:
+        from packaging.version import Version
+
+        return Version(old.lstrip("v")) < Version(self.since) <= Version(new.lstrip("v"))
+
+    def restored(self, obj: dict[str, Any]) -> dict[str, Any]:
+        md = obj["metadata"]
+        keep = {k: md[k] for k in ("name", "namespace", "labels", "annotations") if md.get(k)}
+        spec = dict(obj.get("spec") or {})
+        for old, new in self.renames:
+            if old in spec:
+                spec[new] = spec.pop(old)
+        return {"apiVersion": f"{self.group}/{self.to_version}", "kind": self.kind,
+                "metadata": keep, "spec": spec}  # fmt: skip
+
+
+# Kueue 0.13.0 moved Cohort from v1alpha1 to v1beta1 with no overlap (CRDs: kueue v0.12.10
+# serves only v1alpha1, v0.13.4 only v1beta1) and spec.parent became spec.parentName; its
+# "Upgrading steps" (kubernetes-sigs/kueue CHANGELOG/CHANGELOG-0.13.md at v0.14.8): back up the
+# Cohorts, delete CRD cohorts.kueue.x-k8s.io, install, restore them at v1beta1.
+KUEUE_RECREATED = (
+    Recreate("kueue", "kueue.x-k8s.io", "cohorts", "Cohort", "v1alpha1", "v1beta1", "0.13.0",
+             (("parent", "parentName"),)),
+)  # fmt: skip
+
+
 class RehearsalRefused(ValueError):
     """The rehearsal cannot run as asked; the message says why and what to pass instead."""
 
@@ -86,6 +127,7 @@ class RehearsalPlan:
     steps: list[Step]
     changes: list[Change]
     migration: Migration | None
+    recreates: list[Recreate] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +139,7 @@ class RehearsalPlan:
             "steps": [asdict(s) for s in self.steps],
             "changes": [str(c) for c in self.changes],
             "migration": asdict(self.migration) if self.migration else None,
+            "recreates": [asdict(r) for r in self.recreates],
         }
 
 
@@ -157,17 +200,30 @@ def plan(
             f"with a pinned kind node image, and a kind cluster cannot change version: {fix}"
         )
     migration = kueue_migration(old, new)
+    recreates = recreated(old, new)
     ctx = config.cluster.context or ""
     steps = [
         Step(f"up {from_release}", f"bring stack {env} up at release {from_release} on kind "
-             f"context {ctx} (created or reused): pulumi up, idempotency preview, tenant stacks"),
+             f"context {ctx} (a fresh cluster): pulumi up, idempotency preview, tenant stacks"),
         Step("image", "build the scenario image and load it into the kind nodes "
              "(MLPLATFORM_SCENARIO_IMAGE: use that image instead)"),
         Step(f"suite {from_release}", f"every conformance scenario on {from_release}"),
         Step("state", "a model stored in MinIO, served by an InferenceService (namespace kept)"),
         Step("load", "a paced Locust load ('upgrade' SLO profile) hits the model throughout"),
+    ]  # fmt: skip
+    steps += [
+        Step(f"back up {r.kind}", f"{r.component} {r.since} dropped {r.group}/{r.from_version} "
+             f"{r.kind}: save every {r.kind}, delete CRD {r.plural}.{r.group}")
+        for r in recreates
+    ]  # fmt: skip
+    steps.append(
         Step(f"upgrade {to_release}", f"pulumi up of stack {env} at release {to_release} "
-             "(tenant stacks too), idempotency preview"),
+             "(tenant stacks too), idempotency preview")
+    )  # fmt: skip
+    steps += [
+        Step(f"restore {r.kind}", f"re-create the saved {r.kind} objects at "
+             f"{r.group}/{r.to_version}{_renames(r)}")
+        for r in recreates
     ]  # fmt: skip
     if migration:
         kinds = ", ".join(k for _, k in KUEUE_STORED_KINDS)
@@ -188,7 +244,25 @@ def plan(
              "reports before/ and after/"),
     ]  # fmt: skip
     return RehearsalPlan(env, from_release, to_release, ctx, k8s, steps,
-                         catalogue_changes(old, new), migration)  # fmt: skip
+                         catalogue_changes(old, new), migration, recreates)  # fmt: skip
+
+
+def recreated(old: releases.Release, new: releases.Release) -> list[Recreate]:
+    """The dropped API versions an upgrade crosses (pinned: KUEUE_RECREATED)."""
+
+    def version(rel: releases.Release, name: str) -> str | None:
+        component = rel.components.get(name)  # type: ignore[call-overload]
+        return component.version if component else None
+
+    return [
+        r
+        for r in KUEUE_RECREATED
+        if (a := version(old, r.component)) and (b := version(new, r.component)) and r.applies(a, b)
+    ]
+
+
+def _renames(r: Recreate) -> str:
+    return "".join(f", spec.{a} -> spec.{b}" for a, b in r.renames)
 
 
 def render(p: RehearsalPlan) -> str:
@@ -266,6 +340,25 @@ def kubectl_drop_stored_version(
             raise RuntimeError(f"{' '.join(argv[:6])}: {done.stderr.strip()}")
 
     return drop
+
+
+def back_up(cluster: Cluster, r: Recreate, out_dir: Path) -> list[dict[str, Any]]:
+    """Every object of the dropped version (also saved to OUT/backup-<plural>.json), then the
+    CRD deleted so the upgrade can install the new one."""
+    name = f"{r.plural}.{r.group}"
+    if cluster.get(CRD_API, "CustomResourceDefinition", name) is None:
+        return []
+    objs = cluster.list(f"{r.group}/{r.from_version}", r.kind)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"backup-{r.plural}.json").write_text(json.dumps(objs, indent=2, default=str))
+    cluster.delete(CRD_API, "CustomResourceDefinition", name)
+    return objs
+
+
+def restore(cluster: Cluster, r: Recreate, objs: list[dict[str, Any]]) -> int:
+    for obj in objs:
+        cluster.create(r.restored(obj))
+    return len(objs)
 
 
 # --- execution ------------------------------------------------------------------------------
@@ -365,9 +458,17 @@ def execute(
                  f"{c['passed']} passed, {c['failed'] + c['error']} failed; {out}")  # fmt: skip
         return report
 
+    cluster = actions.cluster()
+
     def upgrade() -> None:
+        saved = {}
+        for r in p.recreates:
+            saved[r.kind] = back_up(cluster, r, out_dir)
+            rec.done(f"back up {r.kind}", detail=f"{len(saved[r.kind])} saved, CRD deleted")
         actions.up(p.to_release)
         rec.done(up_to)
+        for r in p.recreates:
+            rec.done(f"restore {r.kind}", detail=f"{restore(cluster, r, saved[r.kind])} restored")
         if p.migration:
             name = f"migrate {p.migration.component}"
             migrated = actions.migrate(p.migration)
@@ -381,7 +482,7 @@ def execute(
 
     middle = actions.middle or rehearse
     try:
-        result = middle(actions.cluster(), p.from_release, p.to_release, upgrade, suite,
+        result = middle(cluster, p.from_release, p.to_release, upgrade, suite,
                         out_dir, load_seconds, keep_on_failure, on_phase=rec.done)  # fmt: skip
     except Exception as err:  # a lifecycle step or the harness failed: the rest is skipped
         if not isinstance(err, _Stopped):

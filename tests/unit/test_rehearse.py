@@ -43,13 +43,18 @@ def test_the_plan_is_ordered_and_migrates_kueue_when_its_api_changes(dev):
     assert "kueue.x-k8s.io/v1beta2" in migrate and "Workload" in migrate
 
 
-def test_no_migration_step_when_the_kueue_api_stays(dev):
+ORDER_110 = ["up 1.10", "image", "suite 1.10", "state", "load", "back up Cohort", "upgrade 1.11",
+             "restore Cohort", "suite 1.11", "data", "report"]  # fmt: skip
+
+
+def test_no_migration_but_the_cohort_crd_recreated_from_kueue_0_11_to_0_14(dev):
     p = rehearsal.plan("dev", dev, "1.10", "1.11")
-    assert p.migration is None
-    assert [s.name for s in p.steps] == [
-        "up 1.10", "image", "suite 1.10", "state", "load", "upgrade 1.11", "suite 1.11",
-        "data", "report",
-    ]  # fmt: skip
+    assert p.migration is None  # Kueue stores v1beta1 on both
+    assert [s.name for s in p.steps] == ORDER_110
+    assert [r.kind for r in p.recreates] == ["Cohort"]
+    assert "spec.parent -> spec.parentName" in p.steps[ORDER_110.index("restore Cohort")].does
+    with pytest.raises(rehearsal.RehearsalRefused, match="no pinned kind node image fits both"):
+        rehearsal.plan("dev", dev, "1.10", "26.03", "1.34")  # Kubernetes ranges do not meet
 
 
 @pytest.mark.parametrize(
@@ -138,9 +143,14 @@ class Lifecycle:
         self.fail_up = fail_up
         self.suites_pass = suites_pass
         self.dropped: list[tuple[str, list[str]]] = []
+        self.cohort_crd_at_up: dict[str, bool] = {}
 
     def up(self, release: str) -> None:
         self.calls.append(f"up {release}")
+        crd = self.cluster.get(
+            rehearsal.CRD_API, "CustomResourceDefinition", "cohorts.kueue.x-k8s.io"
+        )
+        self.cohort_crd_at_up[release] = crd is not None
         if release == self.fail_up:
             raise RuntimeError(f"pulumi up of dev at {release} failed")
 
@@ -319,3 +329,34 @@ def test_the_migration_follows_the_kueue_api_not_the_release_pair():
     assert r2603.component("kueue").storage_migration
     assert rehearsal.kueue_migration(r2603, r2603) is None
     assert rehearsal.kueue_migration(r110, r111) is None  # v1beta1 on both
+
+
+def test_cohorts_are_saved_and_restored_around_the_upgrade_that_drops_v1alpha1(dev, tmp_path):
+    cluster = serving_cluster(load_report(p95_ms=200, profile="upgrade"))
+    cluster.put(_crd("cohorts", ["v1alpha1"]))
+    cluster.put({"apiVersion": "kueue.x-k8s.io/v1alpha1", "kind": "Cohort",
+                 "metadata": {"name": "org", "labels": {"team": "ml"}, "uid": "u1",
+                              "resourceVersion": "7"},
+                 "spec": {"parent": "root", "resourceGroups": []}})  # fmt: skip
+    real_delete = cluster.delete
+
+    def delete(api_version, kind, name, namespace=None):  # a CRD takes its objects with it
+        real_delete(api_version, kind, name, namespace)
+        if (kind, name) == ("CustomResourceDefinition", "cohorts.kueue.x-k8s.io"):
+            for key in [k for k in cluster.objects if k[0] == "Cohort"]:
+                del cluster.objects[key]
+
+    cluster.delete = delete
+    fake = Lifecycle(cluster)
+    done = rehearsal.execute(_plan(dev, "1.10", "1.11"), fake.actions(), tmp_path, 600,
+                             say=lambda _: None)  # fmt: skip
+    assert [s.name for s in done.steps] == ORDER_110 and done.passed, done.steps
+    # the CRD was gone when the upgrade ran (the API server refuses dropping a stored version)
+    assert fake.cohort_crd_at_up == {"1.10": True, "1.11": False}
+    cohort = cluster.get("kueue.x-k8s.io/v1beta1", "Cohort", "org")
+    assert cohort["apiVersion"] == "kueue.x-k8s.io/v1beta1"
+    assert cohort["spec"] == {"parentName": "root", "resourceGroups": []}
+    assert cohort["metadata"]["labels"] == {"team": "ml"} and cohort["metadata"]["uid"] != "u1"
+    saved = json.loads((tmp_path / "backup-cohorts.json").read_text())
+    assert [o["metadata"]["name"] for o in saved] == ["org"]
+    assert done.steps[ORDER_110.index("back up Cohort")].detail == "1 saved, CRD deleted"
