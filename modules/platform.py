@@ -22,6 +22,7 @@ from mlplatform.components.katib import Katib
 from mlplatform.components.kubeflow_namespace import KubeflowNamespace
 from mlplatform.components.kueue import Kueue
 from mlplatform.components.logging import Logging, platform_namespaces
+from mlplatform.components.metrics_server import MetricsServer
 from mlplatform.components.minio import Minio
 from mlplatform.components.model_registry import ModelRegistry
 from mlplatform.components.monitoring import Monitoring, rules_overlay
@@ -35,6 +36,7 @@ from mlplatform.config.conformance import dependency_problems as conformance_pro
 from mlplatform.config.katib import dependency_problems as katib_problems
 from mlplatform.config.kubeflow_apps import dependency_problems as kubeflow_apps_problems
 from mlplatform.config.logging import dependency_problems as logging_problems
+from mlplatform.config.metrics_server import warnings as metrics_server_warnings
 from mlplatform.config.model_registry import dependency_problems as registry_problems
 from mlplatform.config.pipelines import dependency_problems as pipelines_problems
 from mlplatform.config.serving import release_problems as serving_problems
@@ -93,6 +95,7 @@ def load_config(raw: dict[str, Any]) -> Stack:
     if problems:
         raise ConfigError(problems)
     warnings = [w for i, t in enumerate(tenants) for w in quota_warnings(t, f"tenants[{i}]")]
+    warnings.extend(metrics_server_warnings(config.environment, config.components.metrics_server))
     return Stack(config, tenants, tuple(warnings))
 
 
@@ -139,6 +142,12 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
     )
     if monitoring and istio:
         monitoring.route_grafana(istio)  # Grafana at /grafana/ on the platform gateway
+    # metrics-server: cert-manager issues its serving certificate, monitoring's CRD its monitor.
+    metrics_server = (
+        MetricsServer(ctx, depends_on=[cert_manager, monitoring])
+        if enabled.metrics_server.enabled
+        else None
+    )
     minio = Minio(ctx, depends_on=[monitoring]) if enabled.minio.enabled else None
     rbac = Rbac(ctx)
     # Serving: cert-manager issues the webhook certs, Istio routes (and carries Knative).
@@ -217,6 +226,7 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
     for name, component in {
         "monitoring": monitoring,
         "cert_manager": cert_manager,
+        "metrics_server": metrics_server,
         "istio": istio,
         "minio": minio,
         "kueue": kueue,

@@ -37,8 +37,9 @@ from mlplatform.config.gpu import Gpu
 from mlplatform.config.katib import Katib
 from mlplatform.config.kubeflow_apps import Dashboard, Notebooks
 from mlplatform.config.kueue import Kueue
-from mlplatform.config.model_registry import ModelRegistry
 from mlplatform.config.logging import Logging
+from mlplatform.config.metrics_server import MetricsServer
+from mlplatform.config.model_registry import ModelRegistry
 from mlplatform.config.pipelines import Pipelines
 from mlplatform.config.serving import Serving
 from mlplatform.config.training import Training
@@ -267,6 +268,7 @@ class Components(Model):
     istio: Istio = Istio()
     minio: Minio = Minio()
     monitoring: Monitoring = Monitoring()
+    metrics_server: MetricsServer = MetricsServer()
     logging: Logging = Logging()
     pipelines: Pipelines = Pipelines()
     dashboard: Dashboard = Dashboard()

@@ -90,6 +90,7 @@ ComponentName = Literal[
     "istio",
     "minio",
     "monitoring",
+    "metrics_server",
     "dex",
     "oauth2_proxy",
     "kfp",
