@@ -11,6 +11,10 @@ alertmanager/secret.yaml (rendered only without useExistingSecret) and alertmana
 alertmanagerConfigMatcherStrategy copied to the Alertmanager spec); the Alertmanager CRD
 (charts/crds/crds/crd-alertmanagers.yaml, operator 0.81.0/0.86.2/0.89.0): the configuration
 is read from the key `alertmanager.yaml`, the matcher strategy defaults to `OnNamespace`.
+The operator parses that file strictly (prometheus-operator v0.81.0/v0.89.0,
+pkg/alertmanager/amcfg.go alertmanagerConfigFromBytes: yaml.UnmarshalStrict into
+pkg/alertmanager/types.go, which has every key we write; the root route needs a receiver and
+may carry no matchers or `continue`).
 
 A tenant's AlertmanagerConfig lives in its namespace, its credentials in the Secret
 `alert-receivers` beside it. The Alertmanager selects those objects by label in namespaces
