@@ -159,8 +159,8 @@ def metrics(report: Report, finished: datetime | None = None) -> str:
 
     def add(name: str, value: float, **labels: str) -> None:
         text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-        samples[name].append(f"{PREFIX}{name}{{{text}}} {value:g}" if text else
-                             f"{PREFIX}{name} {value:g}")  # fmt: skip
+        samples[name].append(f"{PREFIX}{name}{{{text}}} {float(value)!r}" if text else
+                             f"{PREFIX}{name} {float(value)!r}")  # fmt: skip
 
     add("last_run_success", 1.0 if report.passed else 0.0)
     add("last_run_timestamp_seconds", end.timestamp())

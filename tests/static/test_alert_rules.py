@@ -99,3 +99,15 @@ def test_prod_pages_on_crash_loops_and_object_store_loss():
     assert rules["PlatformPodCrashLooping"]["labels"]["severity"] == "critical"
     assert rules["ObjectStoreNodesOffline"]["labels"]["severity"] == "critical"
     assert rules["KueueWorkloadsInadmissible"]["labels"]["severity"] == "warning"
+
+
+@pytest.mark.parametrize("env", environments())
+def test_conformance_rules_unit_tests_pass(env, tmp_path):
+    """Nightly conformance: a failed night and 26 hours without success alert (every env)."""
+    rules_file(env, tmp_path)
+    test = tmp_path / "conformance-rules.test.yaml"
+    test.write_text((OVERLAYS / "tests" / "conformance-rules.test.yaml").read_text())
+    result = subprocess.run(
+        [tool("promtool"), "test", "rules", str(test)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
