@@ -346,3 +346,19 @@ def test_gpu_notebooks_are_refused_in_tenant_namespaces(program):
     assert "queue" in validation["message"]
     binding = objs["ValidatingAdmissionPolicyBinding/mlplatform-notebooks-no-gpu"]["spec"]
     assert binding == {"policyName": "mlplatform-notebooks-no-gpu", "validationActions": ["Deny"]}
+
+
+def test_kfp_poddefault_speaks_the_kfp_sdk(program):
+    """kfp.Client() in a notebook finds the endpoint and the token where the SDK looks."""
+    client = pytest.importorskip("kfp.client")
+    from kfp.client import client as client_module
+
+    objs = {o.ref: o.obj for o in program("dev").objects()}
+    spec = objs["PodDefault/team-a/team-pipelines"]["spec"]
+    env = {e["name"]: e["value"] for e in spec["env"]}
+    assert client_module.KF_PIPELINES_ENDPOINT_ENV in env
+    (mount,) = spec["volumeMounts"]
+    (volume,) = spec["volumes"]
+    (source,) = volume["projected"]["sources"]
+    path = f"{mount['mountPath']}/{source['serviceAccountToken']['path']}"
+    assert env[client.KF_PIPELINES_SA_TOKEN_ENV] == path == client.KF_PIPELINES_SA_TOKEN_PATH
