@@ -337,6 +337,16 @@ class PlatformConfig(Model):
         return self
 
     @model_validator(mode="after")
+    def _receivers_need_monitoring(self) -> PlatformConfig:
+        if self.alerting.receivers and not self.components.monitoring.enabled:
+            raise problem(
+                "alerting.receivers",
+                "receivers need the Alertmanager: set components.monitoring.enabled: true or "
+                "remove them",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _ha_means_replicas(self) -> PlatformConfig:
         if not self.high_availability:
             return self

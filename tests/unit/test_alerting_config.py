@@ -3,6 +3,9 @@ receivers can never read another's secrets or reach internal hosts."""
 
 from __future__ import annotations
 
+import io
+import shutil
+import sys
 from typing import Any
 
 import pytest
@@ -232,3 +235,54 @@ def test_matchers_are_literal() -> None:
     assert alerting.matcher("severity", ["critical"]) == 'severity="critical"'
     assert alerting.matcher("severity", ["critical", "warning"]) == 'severity=~"critical|warning"'
     assert alerting.matcher("component", ["a.b", 'q"x']) == 'component=~"a\\\\.b|q\\"x"'
+
+
+@pytest.fixture
+def staging_file(tmp_path, monkeypatch):
+    """A scratch copy of the staging stack file that `mlplatform secret set` edits."""
+    from mlplatform import stackconfig
+    from mlplatform.cluster import stack as stacks
+
+    path = tmp_path / "Pulumi.staging.yaml"
+    shutil.copy(stackconfig.stack_file("staging"), path)
+    monkeypatch.setattr(stackconfig, "stack_file", lambda env: path)
+    layout = stacks.Layout(root=tmp_path)
+    monkeypatch.setattr(stacks, "Layout", lambda: layout)
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "pass phrase")
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE_FILE", raising=False)
+    return path
+
+
+def test_secret_set_takes_a_tenant_receiver_key(staging_file, monkeypatch, capsys):
+    from mlplatform import secrets, stackconfig
+    from mlplatform.cli import secret as cli
+    from tests.unit.cli_only import invoke
+
+    url = "https://hooks.slack.com/services/T0/B0/x"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(url))
+    assert invoke(["secret", "set", "--env", "staging", "team-a_slackWebhookUrl"], cli) == 0
+    assert url not in staging_file.read_text()
+    assert secrets.read_secret(staging_file, "team-a_slackWebhookUrl", "pass phrase") == url
+    assert "team-a_slackWebhookUrl" in stackconfig.read_stack_file("staging")[1]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("x"))
+    assert invoke(["secret", "set", "--env", "staging", "team-b_slackWebhookUrl"], cli) == 2
+    assert "this stack reads no secret mlplatform:team-b_slackWebhookUrl" in capsys.readouterr().err
+
+
+def test_receivers_without_monitoring_are_refused() -> None:
+    raw = stack_config("staging")["platform"]
+    raw["components"]["monitoring"] = {"enabled": False}
+    with pytest.raises(ConfigError) as err:
+        parse_platform(raw)
+    assert err.value.problems == [
+        "platform.alerting.receivers: receivers need the Alertmanager: set "
+        "components.monitoring.enabled: true or remove them"
+    ]
+    (tenant,) = [t for t in stack_config("staging")["tenants"] if t["name"] == "team-a"]
+    raw = stack_config("dev")["platform"]
+    raw["components"]["monitoring"] = {"enabled": False}
+    with pytest.raises(ConfigError) as err:
+        parse_tenants([tenant], parse_platform(raw))
+    assert err.value.problems == [
+        "tenants[0].alerting: needs components.monitoring.enabled (Alertmanager)"
+    ]
