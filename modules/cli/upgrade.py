@@ -25,7 +25,7 @@ from mlplatform.cli.app import (
 def register(app: typer.Typer) -> None:
     group = typer.Typer(
         name="upgrade",
-        help="plan an upgrade between platform releases (offline), rehearse it on kind",
+        help="plan (offline) and rehearse (kind) upgrades between releases",
         no_args_is_help=True,
     )
     group.command("plan")(plan)
