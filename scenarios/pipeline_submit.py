@@ -32,7 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--image", required=True, help="component image (must contain kfp)")
     p.add_argument("--min-accuracy", type=float, default=0.8)
     p.add_argument("--timeout", type=int, default=900)
+    p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
+                   help="another pipeline argument (e.g. registry_url=...), repeatable")  # fmt: skip
     a = p.parse_args(argv)
+    extra = dict(kv.split("=", 1) for kv in a.arg)
     client = kfp.Client(
         host=a.host,
         namespace=a.namespace,
@@ -40,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     start = time.monotonic()
     result = client.create_run_from_pipeline_func(
-        build_pipeline(a.image), arguments={"min_accuracy": a.min_accuracy},
+        build_pipeline(a.image), arguments={"min_accuracy": a.min_accuracy, **extra},
         experiment_name="mlplatform-conformance", namespace=a.namespace,
     )  # fmt: skip
     run = client.wait_for_run_completion(result.run_id, timeout=a.timeout)

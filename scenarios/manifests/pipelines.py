@@ -42,13 +42,21 @@ def identities(namespace: str) -> list[Obj]:
 
 
 def submit_job(
-    name: str, namespace: str, queue: str, image: str, kfp_host: str, timeout_s: int
+    name: str,
+    namespace: str,
+    queue: str,
+    image: str,
+    kfp_host: str,
+    timeout_s: int,
+    arguments: dict[str, str] | None = None,
 ) -> Obj:
-    """Runs scenarios.pipeline_submit with an audience-bound projected token."""
+    """Runs scenarios.pipeline_submit with an audience-bound projected token; `arguments` are
+    more pipeline parameters."""
+    extra = [f"--arg={k}={v}" for k, v in (arguments or {}).items()]
     submit = Container(
         "submit", image, ["python", "-m", "mlplatform.scenarios.pipeline_submit"],
         ["--host", kfp_host, "--namespace", namespace, "--image", image,
-         "--timeout", str(timeout_s)],
+         "--timeout", str(timeout_s), *extra],
         Size(cpu="200m", memory="256Mi"),
         mounts={_TOKEN_VOLUME: TOKEN_PATH.rsplit("/", 1)[0]},
     )  # fmt: skip

@@ -1,4 +1,5 @@
-"""KFP v2 pipeline for pipeline-run: preprocess -> train -> evaluate -> deploy if good enough.
+"""KFP v2 pipeline for pipeline-run: preprocess -> train -> evaluate -> deploy if good enough
+(and register the model in the team's model registry when given one).
 
 Components are lightweight Python components using only the standard library and install
 nothing at run time (`install_kfp_package=False`): the image must already contain kfp.
@@ -19,7 +20,8 @@ from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
 PIPELINE_NAME = "mlplatform-conformance"
 DEFAULT_IMAGE = "python:3.11-slim"  # override with an image that has kfp installed
-TASKS = ("preprocess", "train", "evaluate", "deploy")
+TASKS = ("preprocess", "train", "evaluate", "deploy", "register")
+MODEL_FORMAT = "mlplatform-logreg"  # the train component's JSON weights (serve.py loads them)
 
 
 # Component bodies run in their own interpreter: imports live inside each function.
@@ -98,13 +100,24 @@ def deploy(
     return model.uri
 
 
+def register(
+    model: Input[Model], registry_url: str, model_name: str, model_version: str, model_format: str
+) -> str:
+    """Register the promoted model in the team's model registry; returns the version's id."""
+    from mlplatform.scenarios.workloads.registry import register as add
+
+    return add(registry_url, model_name, model_version, model.uri, model_format)["version_id"]
+
+
 def build_pipeline(image: str = DEFAULT_IMAGE) -> Any:
     """The pipeline with every component on `image` (which must contain kfp)."""
 
     def comp(fn: Any) -> Any:
         return dsl.component(fn, base_image=image, install_kfp_package=False)
 
-    pre_c, train_c, eval_c, deploy_c = map(comp, (preprocess, train, evaluate, deploy))
+    pre_c, train_c, eval_c, deploy_c, register_c = map(
+        comp, (preprocess, train, evaluate, deploy, register)
+    )
 
     @dsl.pipeline(name=PIPELINE_NAME, description=__doc__.splitlines()[0])
     def conformance(
@@ -114,6 +127,8 @@ def build_pipeline(image: str = DEFAULT_IMAGE) -> Any:
         epochs: int = 20,
         lr: float = 0.05,
         model_name: str = "conformance",
+        registry_url: str = "",  # the team's model registry; empty: not registered
+        model_version: str = "v1",
     ) -> float:
         pre = pre_c(n_samples=n_samples, seed=seed).set_display_name("preprocess")
         tr = train_c(train_data=pre.outputs["train_data"], epochs=epochs, lr=lr)
@@ -121,6 +136,14 @@ def build_pipeline(image: str = DEFAULT_IMAGE) -> Any:
         accuracy = ev.outputs["Output"]  # the return value; `metrics` is the other output
         with dsl.If(accuracy >= min_accuracy, name="accuracy-gate"):
             deploy_c(model=tr.outputs["model"], accuracy=accuracy, model_name=model_name)
+            with dsl.If(registry_url != "", name="registry-gate"):
+                register_c(
+                    model=tr.outputs["model"],
+                    registry_url=registry_url,
+                    model_name=model_name,
+                    model_version=model_version,
+                    model_format=MODEL_FORMAT,
+                )
         return accuracy
 
     return conformance

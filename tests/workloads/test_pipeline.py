@@ -18,10 +18,14 @@ def test_compiles_to_a_gated_dag(tmp_path: Path) -> None:
     condition = gates[0]["triggerPolicy"]["condition"]
     assert "evaluate-Output" in condition and ">=" in condition and "min_accuracy" in condition
     gated = spec["components"][gates[0]["componentRef"]["name"]]["dag"]["tasks"]
-    assert set(gated) == {"deploy"}
+    (registry_gate,) = [name for name in gated if name != "deploy"]
+    assert "deploy" in gated
+    assert "registry_url" in gated[registry_gate]["triggerPolicy"]["condition"]
+    inner = spec["components"][gated[registry_gate]["componentRef"]["name"]]["dag"]["tasks"]
+    assert set(inner) == {"register"}
     assert root["train"]["dependentTasks"] == ["preprocess"]
     execs = spec["deploymentSpec"]["executors"].values()
-    assert len(execs) == 4
+    assert len(execs) == 5
     for ex in execs:
         container = ex["container"]
         assert container["image"] == "reg.local/wl:1"

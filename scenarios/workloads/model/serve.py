@@ -10,6 +10,7 @@ Speaks protocol V1 (`{"instances": [[...]]}`) and V2 open inference (`{"inputs":
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,32 @@ from kserve.utils.utils import get_predict_input, get_predict_response
 from mlplatform.scenarios.workloads.model import MODEL_FILE, N_FEATURES
 
 
+class Weights:
+    """The pipeline's model (pipeline.py `train`: JSON `{"weights": [...], "bias": b}`) as a
+    binary classifier with sklearn's `predict`."""
+
+    def __init__(self, path: Path) -> None:
+        m = json.loads(path.read_text())
+        self.w, self.b = np.asarray(m["weights"], dtype=np.float64), float(m["bias"])
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        return (rows @ self.w + self.b > 0).astype(np.int64)
+
+
+def _weights_file(model_dir: Path) -> Path | None:
+    """A JSON weights file in the model dir (KServe downloads the registered object there)."""
+    for path in sorted(p for p in model_dir.iterdir() if p.is_file()):
+        try:
+            if "weights" in json.loads(path.read_text()):
+                return path
+        except (UnicodeDecodeError, ValueError):
+            continue
+    return None
+
+
 class SklearnModel(Model):
-    """Loads `<model_dir>/model.joblib` and answers class predictions."""
+    """Loads `<model_dir>/model.joblib` (or the pipeline's JSON weights) and answers class
+    predictions."""
 
     def __init__(self, name: str, model_dir: Path) -> None:
         super().__init__(name)
@@ -33,9 +58,12 @@ class SklearnModel(Model):
 
     def load(self) -> bool:
         path = self.model_dir / MODEL_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"no {MODEL_FILE} in model dir {self.model_dir}")
-        self._clf = joblib.load(path)
+        if path.is_file():
+            self._clf = joblib.load(path)
+        elif self.model_dir.is_dir() and (weights := _weights_file(self.model_dir)):
+            self._clf = Weights(weights)
+        else:
+            raise FileNotFoundError(f"no {MODEL_FILE} or JSON weights in {self.model_dir}")
         self.ready = True
         return self.ready
 
