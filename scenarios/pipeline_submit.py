@@ -32,8 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--image", required=True, help="component image (must contain kfp)")
     p.add_argument("--min-accuracy", type=float, default=0.8)
     p.add_argument("--timeout", type=int, default=900)
-    p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
-                   help="another pipeline argument (e.g. registry_url=...), repeatable")  # fmt: skip
+    p.add_argument(
+        "--arg", action="append", default=[], metavar="NAME=VALUE",
+        help="one more pipeline argument (e.g. registry_url=...); repeatable",
+    )  # fmt: skip
     a = p.parse_args(argv)
     extra = dict(kv.split("=", 1) for kv in a.arg)
     client = kfp.Client(
