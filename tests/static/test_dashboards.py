@@ -207,6 +207,7 @@ def test_every_catalogue_file_applies_to_a_release():
 def test_each_release_knows_the_exporters_the_dashboards_read(release):
     known = metrics.known(release)
     expected = {"kube-state-metrics", "prometheus", "kueue", "cert-manager", "istio", "minio"}
+    expected |= {"alertmanager", "prometheus-operator", "node-exporter"}
     assert expected <= set(known), sorted(expected - set(known))
     assert "training-operator" in known and "kserve-model-server" in known
 
@@ -255,8 +256,17 @@ def test_the_sidecar_and_datasource_settings_are_the_charts(version):
 def test_catalogue_versions_are_what_the_chart_ships(version):
     """kube-state-metrics and Prometheus names were read at the versions this chart runs."""
     chart = CACHE.chart("kube-prometheus-stack", version)
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
     ksm = yaml.safe_load((chart / "charts" / "kube-state-metrics" / "Chart.yaml").read_text())
-    image = yaml.safe_load((chart / "values.yaml").read_text())["prometheus"]["prometheusSpec"]
+    values = yaml.safe_load((chart / "values.yaml").read_text())
     cats = {c.exporter: c for _, c in metrics.files() if c.version == version}
     assert cats["kube-state-metrics"].source.tag == f"v{ksm['appVersion']}"
-    assert cats["prometheus"].source.tag == image["image"]["tag"]
+    assert cats["prometheus"].source.tag == values["prometheus"]["prometheusSpec"]["image"]["tag"]
+    alertmanager = values["alertmanager"]["alertmanagerSpec"]["image"]["tag"]
+    assert cats["alertmanager"].source.tag == alertmanager
+    assert cats["prometheus-operator"].source.tag == meta["appVersion"]
+    # The node-exporter subchart is packaged only in a full (pulled) cache.
+    node = chart / "charts" / "prometheus-node-exporter" / "Chart.yaml"
+    if node.is_file():
+        app = yaml.safe_load(node.read_text())["appVersion"]
+        assert cats["node-exporter"].source.tag == f"v{app}"
