@@ -110,6 +110,8 @@ def test_after_minio_monitoring_kueue_and_the_controllers(program):
         ({"scenarios": ["tenant-isolation"]}, "conformance.scenarios.0: tenant-isolation cannot "
                                               "run in-cluster"),
         ({"scenarios": ["train-queud"]}, "conformance.scenarios.0: unknown scenario 'train-queud'"),
+        ({"scenarios": ["train-queued", "ai-metrics"]}, "conformance.scenarios.1: ai-metrics needs "
+                                                         "rights the in-cluster runner lacks"),
         ({"timeout": "0h"}, "conformance.timeout: '0h' is not a positive duration"),
         ({"image": "scenarios"}, "conformance.image: 'scenarios' is not an image reference"),
         ({"bogus": 1}, "conformance.bogus: unknown key"),
