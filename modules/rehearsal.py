@@ -128,6 +128,7 @@ class RehearsalPlan:
     changes: list[Change]
     migration: Migration | None
     recreates: list[Recreate] = field(default_factory=list)
+    kfp_run: bool = True  # the stack runs Kubeflow Pipelines: a run is kept across the upgrade
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -140,6 +141,7 @@ class RehearsalPlan:
             "changes": [str(c) for c in self.changes],
             "migration": asdict(self.migration) if self.migration else None,
             "recreates": [asdict(r) for r in self.recreates],
+            "kfp_run": self.kfp_run,
         }
 
 
@@ -201,6 +203,7 @@ def plan(
         )
     migration = kueue_migration(old, new)
     recreates = recreated(old, new)
+    kfp = config.components.pipelines.enabled
     ctx = config.cluster.context or ""
     steps = [
         Step(f"up {from_release}", f"bring stack {env} up at release {from_release} on kind "
@@ -208,7 +211,8 @@ def plan(
         Step("image", "build the scenario image and load it into the kind nodes "
              "(MLPLATFORM_SCENARIO_IMAGE: use that image instead)"),
         Step(f"suite {from_release}", f"every conformance scenario on {from_release}"),
-        Step("state", "a model stored in MinIO, served by an InferenceService (namespace kept)"),
+        Step("state", "a model stored in MinIO, served by an InferenceService"
+             + ("; a KFP pipeline run to success" if kfp else "") + " (namespaces kept)"),
         Step("load", "a paced Locust load ('upgrade' SLO profile) hits the model throughout"),
     ]  # fmt: skip
     steps += [
@@ -239,12 +243,13 @@ def plan(
     steps += [
         Step(f"suite {to_release}", f"every conformance scenario on {to_release}"),
         Step("data", "the model created on the old release is still Ready and served, its "
-             "MinIO objects are all there, the load held the 'upgrade' SLO"),
+             "MinIO objects are all there" + (", the KFP run is still SUCCEEDED" if kfp else "")
+             + ", the load held the 'upgrade' SLO"),
         Step("report", "downtime = failed requests / request rate; rehearsal.json, suite "
              "reports before/ and after/"),
     ]  # fmt: skip
     return RehearsalPlan(env, from_release, to_release, ctx, k8s, steps,
-                         catalogue_changes(old, new), migration, recreates)  # fmt: skip
+                         catalogue_changes(old, new), migration, recreates, kfp)  # fmt: skip
 
 
 def recreated(old: releases.Release, new: releases.Release) -> list[Recreate]:
@@ -483,7 +488,8 @@ def execute(
     middle = actions.middle or rehearse
     try:
         result = middle(cluster, p.from_release, p.to_release, upgrade, suite,
-                        out_dir, load_seconds, keep_on_failure, on_phase=rec.done)  # fmt: skip
+                        out_dir, load_seconds, keep_on_failure, on_phase=rec.done,
+                        kfp_run=p.kfp_run, image=image)  # fmt: skip
     except Exception as err:  # a lifecycle step or the harness failed: the rest is skipped
         if not isinstance(err, _Stopped):
             rec.done(next(n for n in rec.order if n not in rec.results), "failed", _line(err))

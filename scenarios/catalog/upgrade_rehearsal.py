@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlplatform import releases
+from mlplatform.scenarios.catalog.pipeline_run import build as build_pipeline
 from mlplatform.scenarios.catalog.serve_and_load import MODEL, load_metrics, parse_load
 from mlplatform.scenarios.catalog.serve_and_load import build as build_serving
 from mlplatform.scenarios.client import Cluster, Obj
@@ -70,8 +71,36 @@ def objects_job(upload: Obj) -> Obj:
     return job
 
 
-def _data_checks(session: Session) -> dict[str, str]:
-    """After the upgrade: the InferenceService created on N is Ready; its objects are in MinIO."""
+def kfp_check_job(submit: Obj, run_id: str) -> Obj:
+    """The pipeline submit Job (same identity, queue and KFP host) reading `run_id` back
+    with scenarios.pipeline_check: it fails unless the run is still there, SUCCEEDED."""
+    job = copy.deepcopy(submit)
+    job["metadata"]["name"] = "pipeline-kept"
+    c = job["spec"]["template"]["spec"]["containers"][0]
+    args = c["args"]
+    host, ns = args[args.index("--host") + 1], args[args.index("--namespace") + 1]
+    c["command"] = ["python", "-m", "mlplatform.scenarios.pipeline_check"]
+    c["args"] = ["--host", host, "--namespace", ns, "--run-id", run_id]
+    return job
+
+
+def _kfp_check(session: Session) -> str:
+    submit = next(o for o in session.created if o["metadata"]["name"] == "pipeline-submit")
+    run_id = str(session.payload_metrics(submit)["run_id"])
+    job = kfp_check_job(submit, run_id)
+    session.create(job)
+    with contextlib.suppress(StepFailed):  # the payload's verdict is its metrics line
+        session.finished(job)
+    try:
+        state = session.payload_metrics(job).get("state")
+    except StepFailed as err:
+        return f"run {run_id}: {err}"
+    return "ok" if state == "SUCCEEDED" else f"run {run_id}: {state}"
+
+
+def _data_checks(session: Session, kfp_run: bool) -> dict[str, str]:
+    """After the upgrade: the InferenceService created on N is Ready; its objects are in MinIO;
+    with `kfp_run`, the pipeline run made on N is still SUCCEEDED in KFP."""
     checks = {}
     isvc = next(o for o in session.created if o["kind"] == "InferenceService")
     live = session.live(isvc)
@@ -86,6 +115,8 @@ def _data_checks(session: Session) -> dict[str, str]:
         checks["minio objects"] = "ok"
     except StepFailed as err:
         checks["minio objects"] = f"missing: {err}"
+    if kfp_run:
+        checks["kfp run"] = _kfp_check(session)
     return checks
 
 
@@ -100,13 +131,16 @@ def rehearse(
     keep_on_failure: bool = False,
     waiter: Waiter | None = None,
     on_phase: Callable[[str], None] = lambda name: None,
+    kfp_run: bool = False,
+    image: str | None = None,
 ) -> Rehearsal:
     """Run the phases. `upgrade` performs the stack upgrade and returns when it is done;
     `suite(release, out_dir)` runs every scenario (the e2e entry passes `runner.run`);
-    `on_phase(name)` is told when the state and load phases are done."""
+    `on_phase(name)` is told when the state and load phases are done; `kfp_run`: the state
+    includes a KFP pipeline run, read back after the upgrade; `image`: the scenario image."""
     before = suite(from_release, out_dir / "before")
     rel = releases.load(from_release)
-    target = Target(rel, Images.for_release(rel), secrets.token_hex(3), Endpoints())
+    target = Target(rel, Images.for_release(rel, image), secrets.token_hex(3), Endpoints())
     session = Session(cluster, waiter or Waiter(), target, out_dir / "state")
     plan = build_serving(target)
     tenant = plan.tenants[0]
@@ -114,6 +148,14 @@ def rehearse(
         session.create(obj)
     for step in plan.steps[:2]:  # model in MinIO, InferenceService ready
         step.run(session)
+    kept = [plan]
+    if kfp_run:  # a pipeline run in its own namespace, recorded in KFP
+        pipeline = build_pipeline(target)
+        kept.append(pipeline)
+        for obj in [*pipeline.cluster_objects, *pipeline.tenants[0].objects(rel)]:
+            session.create(obj)
+        for step in pipeline.steps:
+            step.run(session)
     on_phase("state")
     load = serving.load_job("upgrade-load", tenant.namespace, tenant.local_queue,
                             target.images.scenario, session.state["url"], MODEL, 4,
@@ -128,14 +170,16 @@ def rehearse(
     report = parse_load(session.pod_logs(load))
     rps = report.result.rps
     downtime = report.result.failures / rps if rps else float(load_seconds)
-    checks = _data_checks(session)
+    checks = _data_checks(session, kfp_run)
     checks["load slo"] = "ok" if report.gate.passed else "; ".join(report.gate.reasons)
     ok = before.passed and after.passed and all(v == "ok" for v in checks.values())
     if ok or not keep_on_failure:
-        cluster.delete("v1", "Namespace", tenant.namespace)
-        for obj in plan.cluster_objects:
-            cluster.delete(obj["apiVersion"], obj["kind"], obj["metadata"]["name"])
-        cluster.delete(
-            target.release.component("kueue").api("kueue"), "ClusterQueue", tenant.cluster_queue
-        )
+        for p in kept:
+            cluster.delete("v1", "Namespace", p.tenants[0].namespace)
+            for obj in p.cluster_objects:
+                cluster.delete(obj["apiVersion"], obj["kind"], obj["metadata"]["name"])
+            cluster.delete(
+                target.release.component("kueue").api("kueue"), "ClusterQueue",
+                p.tenants[0].cluster_queue,
+            )  # fmt: skip
     return Rehearsal(before, after, round(downtime, 2), load_metrics(report), ok, checks)

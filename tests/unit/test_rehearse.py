@@ -20,6 +20,7 @@ from mlplatform.scenarios.catalog.upgrade_rehearsal import rehearse
 from mlplatform.scenarios.client import ApiError
 from mlplatform.scenarios.report import Report, ScenarioResult
 from mlplatform.scenarios.waits import Waiter
+from mlplatform.scenarios.workloads.distenv import format_metrics
 from tests.scenarios.fake import FakeClock, FakeCluster, load_report, serving_cluster
 
 ORDER = ["up 1.11", "image", "suite 1.11", "state", "load", "upgrade 26.03", "migrate kueue",
@@ -134,6 +135,29 @@ def _kueue_state(cluster: FakeCluster) -> None:
                  "metadata": {"name": "main", "namespace": "team-a"}})  # fmt: skip
 
 
+def _kfp_logs(state_after: str = "SUCCEEDED"):
+    """The pipeline payloads' metrics lines: the run submitted on the old release, then read
+    back after the upgrade in `state_after`."""
+
+    def hook(cluster: FakeCluster, obj: dict) -> None:
+        name, ns = obj["metadata"]["name"], obj["metadata"].get("namespace")
+        lines = {
+            "pipeline-submit": {"run_id": "run-1", "state": "SUCCEEDED", "duration_s": 42},
+            "pipeline-kept": {"run_id": "run-1", "state": state_after},
+        }
+        if obj["kind"] == "Job" and name in lines:
+            cluster.logs_by_pod[(ns, f"{name}-0", "main")] = format_metrics(lines[name])
+
+    return hook
+
+
+def _cluster(kfp_after: str = "SUCCEEDED", **load) -> FakeCluster:
+    """Serving and KFP answer as the platform does (tests/scenarios/fake.py)."""
+    cluster = serving_cluster(load_report(**{"p95_ms": 200, "profile": "upgrade", **load}))
+    cluster.hooks.append(_kfp_logs(kfp_after))
+    return cluster
+
+
 class Lifecycle:
     """Fake lifecycle: records what runs, in order; the cluster is the fake cluster."""
 
@@ -175,7 +199,7 @@ def _plan(dev, from_release="1.11", to="26.03"):
 
 
 def test_execute_walks_the_plan_in_order_and_reports_downtime(dev, tmp_path):
-    cluster = serving_cluster(load_report(p95_ms=200, failures=30, rps=20, profile="upgrade"))
+    cluster = _cluster(failures=30, rps=20)
     _kueue_state(cluster)
     fake = Lifecycle(cluster)
     lines: list[str] = []
@@ -186,7 +210,9 @@ def test_execute_walks_the_plan_in_order_and_reports_downtime(dev, tmp_path):
     assert done.passed and all(s.status == "passed" for s in done.steps), done.steps
     assert [ln.split("] ")[1].split(":")[0] for ln in lines] == ORDER
     assert done.downtime_s == 1.5  # 30 failed requests at 20 rps
-    assert done.checks == {"served model": "ok", "minio objects": "ok", "load slo": "ok"}
+    assert done.checks == {
+        "served model": "ok", "minio objects": "ok", "kfp run": "ok", "load slo": "ok"
+    }  # fmt: skip
     assert not any(k[0] == "Job" for k in cluster.objects)  # gone with the rehearsal namespace
     written = json.loads((tmp_path / "rehearsal.json").read_text())
     assert written["passed"] and written["downtime_s"] == 1.5
@@ -195,12 +221,12 @@ def test_execute_walks_the_plan_in_order_and_reports_downtime(dev, tmp_path):
     assert cq["apiVersion"] == "kueue.x-k8s.io/v1beta2"
     assert ("clusterqueues.kueue.x-k8s.io", ["v1beta2"]) in fake.dropped
     migrate = done.steps[ORDER.index("migrate kueue")]
-    # the old objects and the rehearsal's own queue objects (created on the old release)
-    assert "ClusterQueue 2" in migrate.detail and "dropped from 4 CRDs" in migrate.detail
+    # the old objects and the serving and pipeline tenants' queues (made on the old release)
+    assert "ClusterQueue 3" in migrate.detail and "dropped from 4 CRDs" in migrate.detail
 
 
 def test_the_objects_check_is_an_mc_stat_of_the_uploaded_prefix(dev, tmp_path):
-    cluster = serving_cluster(load_report(p95_ms=200, profile="upgrade"))
+    cluster = _cluster()
     created: list[dict] = []
     cluster.hooks.append(lambda c, obj: created.append(obj))
     rehearsal.execute(_plan(dev, "1.10", "1.11"), Lifecycle(cluster).actions(), tmp_path, 600,
@@ -213,7 +239,7 @@ def test_the_objects_check_is_an_mc_stat_of_the_uploaded_prefix(dev, tmp_path):
 
 
 def test_missing_objects_fail_the_data_step(dev, tmp_path):
-    cluster = serving_cluster(load_report(p95_ms=200, profile="upgrade"))
+    cluster = _cluster()
     cluster.hooks.insert(0, _fail_job("model-objects"))
     done = rehearsal.execute(_plan(dev, "1.10", "1.11"), Lifecycle(cluster).actions(), tmp_path,
                              600, say=lambda _: None)  # fmt: skip
@@ -236,7 +262,7 @@ def _fail_job(name: str):
 
 
 def test_a_failed_upgrade_stops_the_rehearsal(dev, tmp_path):
-    cluster = serving_cluster(load_report(p95_ms=200, profile="upgrade"))
+    cluster = _cluster()
     fake = Lifecycle(cluster, fail_up="26.03")
     done = rehearsal.execute(_plan(dev), fake.actions(), tmp_path, 600, say=lambda _: None)
     status = {s.name: s.status for s in done.steps}
@@ -254,7 +280,7 @@ def test_a_failed_first_up_skips_everything_else(dev, tmp_path):
 
 
 def test_a_failed_suite_fails_the_rehearsal_but_it_runs_to_the_end(dev, tmp_path):
-    cluster = serving_cluster(load_report(p95_ms=200, profile="upgrade"))
+    cluster = _cluster()
     fake = Lifecycle(cluster, suites_pass=False)
     done = rehearsal.execute(_plan(dev, "1.10", "1.11"), fake.actions(), tmp_path, 600,
                              say=lambda _: None)  # fmt: skip
@@ -332,7 +358,7 @@ def test_the_migration_follows_the_kueue_api_not_the_release_pair():
 
 
 def test_cohorts_are_saved_and_restored_around_the_upgrade_that_drops_v1alpha1(dev, tmp_path):
-    cluster = serving_cluster(load_report(p95_ms=200, profile="upgrade"))
+    cluster = _cluster()
     cluster.put(_crd("cohorts", ["v1alpha1"]))
     cluster.put({"apiVersion": "kueue.x-k8s.io/v1alpha1", "kind": "Cohort",
                  "metadata": {"name": "org", "labels": {"team": "ml"}, "uid": "u1",
@@ -360,3 +386,69 @@ def test_cohorts_are_saved_and_restored_around_the_upgrade_that_drops_v1alpha1(d
     saved = json.loads((tmp_path / "backup-cohorts.json").read_text())
     assert [o["metadata"]["name"] for o in saved] == ["org"]
     assert done.steps[ORDER_110.index("back up Cohort")].detail == "1 saved, CRD deleted"
+
+
+def test_the_kfp_run_made_before_is_read_back_after_the_upgrade(dev, tmp_path):
+    cluster = _cluster()
+    created: list[dict] = []
+    cluster.hooks.append(lambda c, obj: created.append(obj))
+    done = rehearsal.execute(_plan(dev, "1.10", "1.11"), Lifecycle(cluster).actions(), tmp_path,
+                             600, say=lambda _: None)  # fmt: skip
+    assert done.checks["kfp run"] == "ok"
+    jobs = {o["metadata"]["name"]: o for o in created if o["kind"] == "Job"}
+    names = list(jobs)
+    assert (
+        names.index("pipeline-submit") < names.index("upgrade-load") < names.index("pipeline-kept")
+    )
+    submit = jobs["pipeline-submit"]["spec"]["template"]["spec"]
+    kept = jobs["pipeline-kept"]["spec"]["template"]["spec"]
+    assert kept["containers"][0]["command"] == [
+        "python",
+        "-m",
+        "mlplatform.scenarios.pipeline_check",
+    ]
+    assert kept["containers"][0]["args"][-2:] == ["--run-id", "run-1"]
+    assert kept["serviceAccountName"] == submit["serviceAccountName"]
+    assert kept["volumes"] == submit["volumes"]  # the projected KFP token
+
+
+def test_a_lost_kfp_run_fails_the_data_step(dev, tmp_path):
+    done = rehearsal.execute(_plan(dev, "1.10", "1.11"), Lifecycle(_cluster("MISSING")).actions(),
+                             tmp_path, 600, say=lambda _: None)  # fmt: skip
+    assert done.checks["kfp run"] == "run run-1: MISSING" and not done.passed
+    assert done.steps[-2].status == "failed"
+
+
+def test_without_kfp_no_pipeline_is_kept(dev, tmp_path):
+    off = dev.model_copy(update={"components": dev.components.model_copy(
+        update={"pipelines": dev.components.pipelines.model_copy(update={"enabled": False})})})  # fmt: skip
+    p = rehearsal.plan("dev", off, "1.10", "1.11")
+    assert not p.kfp_run and "KFP" not in " ".join(s.does for s in p.steps)
+    cluster = _cluster()
+    done = rehearsal.execute(p, Lifecycle(cluster).actions(), tmp_path, 600, say=lambda _: None)
+    assert done.passed and "kfp run" not in done.checks
+
+
+def test_pipeline_check_payload_reads_the_run_back(monkeypatch, capsys):
+    import kfp
+
+    from mlplatform.scenarios import pipeline_check
+
+    states = {"run-1": "SUCCEEDED", "run-2": "FAILED"}
+
+    class Client:
+        def __init__(self, host, namespace, credentials):
+            assert (host, namespace) == ("http://kfp:8888", "team-a")
+
+        def get_run(self, run_id):
+            if run_id not in states:
+                raise RuntimeError("(404) run not found")
+            return type("Run", (), {"state": states[run_id]})()
+
+    monkeypatch.setattr(kfp, "Client", Client)
+    base = ["--host", "http://kfp:8888", "--namespace", "team-a", "--run-id"]
+    assert pipeline_check.main([*base, "run-1"]) == 0
+    assert '"state": "SUCCEEDED"' in capsys.readouterr().out
+    assert pipeline_check.main([*base, "run-2"]) == 1
+    assert pipeline_check.main([*base, "gone"]) == 1
+    assert '"state": "MISSING"' in capsys.readouterr().out.splitlines()[-1]
