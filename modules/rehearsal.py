@@ -447,6 +447,12 @@ def execute(
 
     rec = _Recorder(p, say)
     up_from, up_to = f"up {p.from_release}", f"upgrade {p.to_release}"
+
+    def finish(outcome: Outcome) -> Outcome:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "rehearsal.json").write_text(json.dumps(outcome.as_dict(), indent=2) + "\n")
+        return outcome
+
     try:
         actions.up(p.from_release)
         rec.done(up_from)
@@ -454,7 +460,7 @@ def execute(
         rec.done("image", detail=image)
     except Exception as err:
         rec.done(up_from if up_from not in rec.results else "image", "failed", _line(err))
-        return Outcome(p, rec.steps("an earlier step failed"))
+        return finish(Outcome(p, rec.steps("an earlier step failed")))
 
     def suite(release: str, out: Path) -> Report:
         report = actions.suite(release, out, image)
@@ -493,16 +499,13 @@ def execute(
     except Exception as err:  # a lifecycle step or the harness failed: the rest is skipped
         if not isinstance(err, _Stopped):
             rec.done(next(n for n in rec.order if n not in rec.results), "failed", _line(err))
-        return Outcome(p, rec.steps("an earlier step failed"))
+        return finish(Outcome(p, rec.steps("an earlier step failed")))
     checks = dict(result.checks)
     data_ok = bool(checks) and all(v == "ok" for v in checks.values())
     rec.done("data", "passed" if data_ok else "failed",
              "; ".join(f"{k}: {v}" for k, v in checks.items()))  # fmt: skip
     rec.done("report", detail=f"downtime {result.downtime_s:g}s")
-    outcome = Outcome(p, rec.steps(""), result.downtime_s, result.load, checks)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "rehearsal.json").write_text(json.dumps(outcome.as_dict(), indent=2) + "\n")
-    return outcome
+    return finish(Outcome(p, rec.steps(""), result.downtime_s, result.load, checks))
 
 
 def _line(err: BaseException) -> str:

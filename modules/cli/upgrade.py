@@ -4,6 +4,7 @@ change, and a rehearsal of it on the local kind cluster."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -109,12 +110,19 @@ def rehearse(
             "--keep-on-failure", help="leave failed scenarios' and the rehearsal's namespaces"
         ),
     ] = False,
+    keep_cluster: Annotated[
+        bool,
+        typer.Option(
+            "--keep-cluster", help="keep the kind cluster and stack after a passed rehearsal"
+        ),
+    ] = False,
     dry_run: DryRunOption = False,
     output: OutputOption = Output.table,
 ) -> None:
     """Bring the kind stack up at --from, run the suite, keep a model served under load, upgrade
     to --to (+ storage migrations), run the suite again, check the data survived, report the
-    downtime; exit 1 when any step fails. --dry-run prints the steps."""
+    downtime; exit 1 when any step fails (the cluster is then kept for inspection; a passed
+    rehearsal deletes it unless --keep-cluster). --dry-run prints the steps."""
     from mlplatform import rehearsal
     from mlplatform.cluster.lifecycle import load
 
@@ -140,8 +148,19 @@ def rehearse(
             f"upgrade rehearse: kind cluster {cluster.name} exists; a rehearsal starts from a "
             f"fresh cluster at {from_release}: mlplatform down --env {env} first"
         )
-    actions = rehearsal.live_actions(env, config, steps.kubernetes, None, keep_on_failure)
-    outcome = rehearsal.execute(steps, actions, out, load_seconds, keep_on_failure)
+    say = print if output is Output.table else lambda line: print(line, file=sys.stderr)
+    actions = rehearsal.live_actions(env, config, steps.kubernetes, None, keep_on_failure, say)
+    outcome = rehearsal.execute(steps, actions, out, load_seconds, keep_on_failure, say)
+    if outcome.passed and not keep_cluster:
+        from mlplatform.cluster import lifecycle
+        from mlplatform.cluster.stack import prepare
+
+        say(f"deleting kind cluster {cluster.name} and stack {env} (--keep-cluster keeps them)")
+        dep = lifecycle.Deployment(env, config, None, prepare(env), cluster=cluster)
+        lifecycle.tear_down(dep, keep_cluster=False, out=say)
+    elif cluster.exists():
+        say(f"kind cluster {cluster.name} kept, stack {env} at its last release: "
+            f"`mlplatform down --env {env}` removes both")  # fmt: skip
     if output is Output.table:
         verdict = "PASSED" if outcome.passed else "FAILED"
         downtime = "-" if outcome.downtime_s is None else f"{outcome.downtime_s:g}s"

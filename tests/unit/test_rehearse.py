@@ -270,6 +270,8 @@ def test_a_failed_upgrade_stops_the_rehearsal(dev, tmp_path):
     assert [status[n] for n in ORDER[ORDER.index("migrate kueue") :]] == ["skipped"] * 4
     assert "migrate kueue.x-k8s.io/v1beta2" not in fake.calls
     assert "pulumi up of dev at 26.03 failed" in done.steps[ORDER.index("upgrade 26.03")].detail
+    written = json.loads((tmp_path / "rehearsal.json").read_text())
+    assert not written["passed"] and written["steps"][-1]["status"] == "skipped"
 
 
 def test_a_failed_first_up_skips_everything_else(dev, tmp_path):
@@ -452,3 +454,53 @@ def test_pipeline_check_payload_reads_the_run_back(monkeypatch, capsys):
     assert pipeline_check.main([*base, "run-2"]) == 1
     assert pipeline_check.main([*base, "gone"]) == 1
     assert '"state": "MISSING"' in capsys.readouterr().out.splitlines()[-1]
+
+
+@pytest.fixture
+def live(monkeypatch):
+    """The live path with the world faked: tools present, no kind cluster yet, execute stubbed."""
+    from mlplatform.cli import cluster as cluster_cli
+    from mlplatform.cluster import kind, lifecycle
+
+    seen: dict = {"torn_down": [], "exists": False}
+    monkeypatch.setattr(cluster_cli, "_prerequisites", lambda names, install: None)
+    monkeypatch.setattr(kind.KindCluster, "exists", lambda self: seen["exists"])
+    monkeypatch.setattr(rehearsal, "live_actions", lambda *a, **k: "actions")
+    monkeypatch.setattr(lifecycle, "tear_down", lambda dep, **k: seen["torn_down"].append(dep))
+
+    def execute(plan, actions, out, load_seconds, keep_on_failure, say):
+        seen["plan"] = plan
+        status = "passed" if seen.get("pass", True) else "failed"
+        steps = [rehearsal.StepResult(s.name, status, 1.0) for s in plan.steps]
+        return rehearsal.Outcome(plan, steps, 2.5 if status == "passed" else None)
+
+    monkeypatch.setattr(rehearsal, "execute", execute)
+    return seen
+
+
+ARGV = ["upgrade", "rehearse", "--env", "dev", "--from", "1.10", "--to", "1.11"]
+
+
+def test_a_passed_rehearsal_deletes_its_cluster_unless_kept(live, capsys, tmp_path):
+    assert main([*ARGV, "--out", str(tmp_path)]) == Exit.OK
+    out = capsys.readouterr().out
+    assert "rehearsal 1.10 -> 1.11: PASSED; downtime 2.5s" in out
+    assert [d.cluster.name for d in live["torn_down"]] == ["mlplatform-dev"]
+    assert main([*ARGV, "--keep-cluster", "-o", "json"]) == Exit.OK
+    doc = json.loads(capsys.readouterr().out)  # progress goes to stderr with -o json
+    assert doc["passed"] and doc["downtime_s"] == 2.5 and len(live["torn_down"]) == 1
+
+
+def test_a_failed_rehearsal_exits_1_and_keeps_the_cluster(live, capsys):
+    live["pass"] = False
+    assert main(ARGV) == Exit.FINDINGS
+    assert "FAILED; downtime -" in capsys.readouterr().out and live["torn_down"] == []
+
+
+def test_an_existing_kind_cluster_is_refused(live, capsys):
+    live["exists"] = True
+    code = main(ARGV)
+    err = capsys.readouterr().err
+    assert code == Exit.USAGE and err.count("\n") == 1
+    assert "kind cluster mlplatform-dev exists" in err and "mlplatform down --env dev" in err
+    assert "plan" not in live
