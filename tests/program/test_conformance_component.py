@@ -175,6 +175,16 @@ def test_cronjob_is_fenced_and_restricted(program):
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
+def test_with_a_mirror_scenario_pods_pull_from_it_too(program):
+    def mirrored(cfg):
+        enabled(cfg)
+        cfg["platform"]["mirror"] = {"registry": "mirror.corp:5000/ml"}
+
+    cron = program("dev", edit=mirrored).object("CronJob", cf.CRONJOB, cf.NAMESPACE)
+    args = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--registry") + 1] == "mirror.corp:5000/ml"
+
+
 def test_objects_validate_against_the_kubernetes_schema(program):
     g = program("staging")
     found = {o.ref: problems(o.obj, "1.34") for o in ours(g)}
@@ -391,19 +401,22 @@ def _fake_cluster() -> FakeCluster:
     return fake
 
 
-def _run_as_runner(cluster, out, self_binding: bool = True):
+def _run_unbound(cluster, out):
+    """The same scenarios without SelfBinding: the runner never binds itself anywhere."""
     rel = releases.load("1.11")
     target = Target(rel, Images.for_release(rel), "f4ke00", incluster.endpoints())
     chosen = ["train-queued", "gpu-scheduling", "serve-and-load"]
-    wrapped = incluster.SelfBinding(cluster, cf.NAMESPACE, cf.SERVICE_ACCOUNT, propagation_s=0)
-    return execute(wrapped if self_binding else cluster, target, chosen, out, False,
+    return execute(cluster, target, chosen, out, False,
                    waiter=Waiter(FakeClock()), progress=Progress(io.StringIO()))  # fmt: skip
 
 
 def test_scenarios_pass_with_exactly_the_runners_rights(program, tmp_path):
+    """The CronJob's entry point (`conformance run --in-cluster`) as the runner's account."""
     g = program("staging", "1.11")
     cluster = Enforcing(_fake_cluster(), [o.obj for o in g.objects()])
-    report = _run_as_runner(cluster, tmp_path)
+    chosen = ["train-queued", "gpu-scheduling", "serve-and-load"]
+    report = incluster.run("1.11", chosen, tmp_path, False, cluster=cluster)
+    assert report.context == f"in-cluster:{cf.NAMESPACE}/{cf.SERVICE_ACCOUNT}"
     assert cluster.denied == []
     assert report.passed, [(s.name, s.message) for s in report.scenarios]
     assert not any(ns.startswith("scn-") for ns in cluster.fake.namespaces())
@@ -412,7 +425,7 @@ def test_scenarios_pass_with_exactly_the_runners_rights(program, tmp_path):
 def test_without_binding_itself_the_runner_can_do_nothing_in_scenario_namespaces(program, tmp_path):
     g = program("staging", "1.11")
     cluster = Enforcing(_fake_cluster(), [o.obj for o in g.objects()])
-    report = _run_as_runner(cluster, tmp_path, self_binding=False)
+    report = _run_unbound(cluster, tmp_path)
     assert not report.passed
     assert any(d.startswith("create networkpolicies scn-") for d in cluster.denied)
 
