@@ -176,6 +176,8 @@ class Monitoring(PlatformComponent):
                         "passwordKey": "admin-password",
                     },
                     "resources": cfg.grafana_resources.as_k8s(),
+                    # A Role in `monitoring` for the sidecars, not a ClusterRole over all Secrets.
+                    "rbac": {"namespaced": True},
                     "sidecar": {
                         "resources": GRAFANA_SIDECAR_RESOURCES,
                         "dashboards": dashboard_sidecar_values(),

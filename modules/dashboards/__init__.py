@@ -69,8 +69,13 @@ def config_maps(config: PlatformConfig) -> list[manifests.Obj]:
 
 
 def sidecar_values() -> dict[str, Any]:
-    """kube-prometheus-stack `grafana.sidecar.dashboards` values: folders from the annotation."""
+    """kube-prometheus-stack `grafana.sidecar.dashboards` values: folders from the annotation;
+    ConfigMaps in `monitoring` only (kube-prometheus-stack's default is every namespace, and
+    Secrets too), so a tenant's ConfigMap cannot add a dashboard and Grafana's ServiceAccount
+    needs no cluster-wide read of Secrets (`grafana.rbac.namespaced`)."""
     return {
         "folderAnnotation": FOLDER_ANNOTATION,
         "provider": {"foldersFromFilesStructure": True},
+        "searchNamespace": NAMESPACE,
+        "resource": "configmap",
     }

@@ -47,7 +47,10 @@ def test_grafana_is_on_with_folders_and_the_charts_default_datasource(program, e
     assert grafana["sidecar"]["dashboards"] == {
         "folderAnnotation": dashboards.FOLDER_ANNOTATION,
         "provider": {"foldersFromFilesStructure": True},
+        "searchNamespace": monitoring.NAMESPACE,  # not a tenant's ConfigMaps
+        "resource": "configmap",
     }
+    assert grafana["rbac"] == {"namespaced": True}  # no ClusterRole reading every Secret
     # kube-prometheus-stack provisions Prometheus (uid `prometheus`) itself: left to the chart.
     assert "datasources" not in grafana["sidecar"] and "forceDeployDatasources" not in grafana
     assert grafana["env"]["GF_SERVER_SERVE_FROM_SUB_PATH"] == "true"
