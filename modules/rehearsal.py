@@ -5,16 +5,18 @@ diff (pure, offline, what `--dry-run` prints); `execute` walks it with injected 
 (`Actions`): the live ones bring the stack up with the `mlplatform up` machinery at a given
 release, run the conformance suite, and migrate Kueue's stored objects; tests pass fakes.
 
-    up R1 -> image -> suite on R1 -> state (model served from MinIO) -> load (kept running)
-    -> upgrade to R2 -> [Kueue storage migration] -> suite on R2 -> data survived -> report
+    up R1 -> image -> suite on R1 -> state (model served from MinIO, a KFP run) -> load (kept
+    running) -> [save objects of a dropped API version] -> upgrade to R2 -> [restore them]
+    -> [Kueue storage migration] -> suite on R2 -> data survived -> report
 
 The middle (state, load, data, downtime) is scenarios/catalog/upgrade_rehearsal.rehearse;
-this module puts the stack lifecycle and the storage migration around it.
+this module puts the stack lifecycle, the API-version steps and the migration around it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -334,13 +336,16 @@ def kubectl_drop_stored_version(
 ) -> Callable[[str, list[str]], None]:
     """storedVersions lives in the CRD's status subresource: `kubectl patch --subresource`."""
 
+    from mlplatform.cluster.tools import search_path
+
     def drop(crd: str, versions: list[str]) -> None:
         argv = ["kubectl", "--context", context, "patch", "customresourcedefinition", crd,
                 "--subresource=status", "--type=merge",
                 "-p", json.dumps({"status": {"storedVersions": versions}})]  # fmt: skip
         if kubeconfig:
             argv[1:1] = ["--kubeconfig", kubeconfig]
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        env = {**os.environ, "PATH": search_path(os.environ)}  # the repo's .tools/bin too
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(argv[:6])}: {done.stderr.strip()}")
 
@@ -474,12 +479,14 @@ def execute(
     def upgrade() -> None:
         saved = {}
         for r in p.recreates:
-            saved[r.kind] = back_up(cluster, r, out_dir)
+            saved[r.kind] = back_up(actions.cluster(), r, out_dir)
             rec.done(f"back up {r.kind}", detail=f"{len(saved[r.kind])} saved, CRD deleted")
         actions.up(p.to_release)
         rec.done(up_to)
         for r in p.recreates:
-            rec.done(f"restore {r.kind}", detail=f"{restore(cluster, r, saved[r.kind])} restored")
+            # a fresh client: the restored version is served only after the upgrade
+            count = restore(actions.cluster(), r, saved[r.kind])
+            rec.done(f"restore {r.kind}", detail=f"{count} restored")
         if p.migration:
             name = f"migrate {p.migration.component}"
             migrated = actions.migrate(p.migration)
@@ -529,7 +536,6 @@ def live_actions(
     say: Callable[[str], None] = print,
 ) -> Actions:
     """The rehearsal on the real kind cluster of `env` (needs kind, docker, pulumi, kubectl)."""
-    import os
 
     from mlplatform.cluster import ROOT, lifecycle
     from mlplatform.scenarios import runner

@@ -504,3 +504,25 @@ def test_an_existing_kind_cluster_is_refused(live, capsys):
     assert code == Exit.USAGE and err.count("\n") == 1
     assert "kind cluster mlplatform-dev exists" in err and "mlplatform down --env dev" in err
     assert "plan" not in live
+
+
+def test_stored_versions_are_patched_through_the_status_subresource(monkeypatch):
+    import subprocess
+
+    calls = []
+
+    def run(argv, **kwargs):
+        calls.append(argv)
+        return subprocess.CompletedProcess(
+            argv, 1 if "bad.kueue.x-k8s.io" in argv else 0, "", "nope"
+        )
+
+    monkeypatch.setattr(subprocess, "run", run)
+    drop = rehearsal.kubectl_drop_stored_version("/k/config", "kind-x")
+    drop("workloads.kueue.x-k8s.io", ["v1beta2"])
+    assert calls[0] == ["kubectl", "--kubeconfig", "/k/config", "--context", "kind-x", "patch",
+                        "customresourcedefinition", "workloads.kueue.x-k8s.io",
+                        "--subresource=status", "--type=merge",
+                        "-p", '{"status": {"storedVersions": ["v1beta2"]}}']  # fmt: skip
+    with pytest.raises(RuntimeError, match="nope"):
+        drop("bad.kueue.x-k8s.io", ["v1beta2"])
