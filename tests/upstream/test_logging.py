@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from mlplatform import inventory, render
-from mlplatform.components import logging
+from mlplatform.components import logging, monitoring
 from mlplatform.platform import load_config
 from mlplatform.quantity import parse_quantity
 from mlplatform.render import ChartInstall, is_hook
@@ -213,3 +213,28 @@ def test_storage_is_the_configured_size(env, release):
     (claim,) = sts["spec"]["volumeClaimTemplates"]
     size = claim["spec"]["resources"]["requests"]["storage"]
     assert parse_quantity(size) == parse_quantity(str(cfg.storage))
+
+
+def test_grafana_picks_up_our_datasources_and_is_the_pod_loki_admits(env, release):
+    """kube-prometheus-stack's Grafana: its datasource sidecar watches ConfigMaps labelled as
+    ours in its own namespace, and its pods carry the labels Loki's NetworkPolicy admits."""
+    assert CACHE is not None
+    kps = install(env, release, monitoring.RELEASE)
+    version = kps.chart.rstrip("/").split("/")[-1]
+    values = yaml.safe_load(
+        (CACHE.chart("kube-prometheus-stack", version) / "values.yaml").read_text()
+    )
+    sidecar = values["grafana"]["sidecar"]["datasources"]
+    assert sidecar["enabled"] is True
+    assert {sidecar["label"]: sidecar["labelValue"]} == logging.DATASOURCE_LABEL
+    assert not sidecar.get("searchNamespace")  # the release's namespace: monitoring
+    assert kps.namespace == monitoring.NAMESPACE
+    if not CACHE.has_templates("kube-prometheus-stack", version):
+        pytest.skip(f"kube-prometheus-stack {version}: no templates in {CACHE.root}")
+    (grafana,) = [
+        o
+        for o in render.helm_template(kps)
+        if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-grafana")
+    ]
+    labels = grafana["spec"]["template"]["metadata"]["labels"]
+    assert logging.GRAFANA_PODS.items() <= labels.items()
