@@ -177,9 +177,17 @@ def admission_objects() -> list[Obj]:
     """Every write by the runner targets a scenario namespace or a `scn-*` cluster object."""
     prefix, label = incluster.SCENARIO_PREFIX, SCENARIO_LABEL
     username = f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"
-    scoped = (
-        f"variables.ns.metadata.name.startsWith('{prefix}') && "
-        f"has(variables.ns.metadata.labels) && '{label}' in variables.ns.metadata.labels"
+    # Only strings and booleans (no object-typed branches): `meta` is the written object's
+    # metadata, `request.namespace` is empty for cluster-scoped objects, variables are lazy.
+    labelled = f"has(variables.meta.labels) && '{label}' in variables.meta.labels"
+    in_scenario_ns = (
+        f"request.namespace.startsWith('{prefix}') && has(namespaceObject.metadata.labels) && "
+        f"'{label}' in namespaceObject.metadata.labels"
+    )
+    named = f"variables.meta.name.startsWith('{prefix}')"
+    rule = (
+        f"request.resource.resource == 'namespaces' ? ({named} && {labelled}) : "
+        f"(request.namespace == '' ? {named} : variables.inScenarioNamespace)"
     )
     api = "admissionregistration.k8s.io/v1"
     return [
@@ -208,22 +216,18 @@ def admission_objects() -> list[Obj]:
                 ],
                 "variables": [
                     {
-                        "name": "target",
-                        "expression": "request.operation == 'DELETE' ? oldObject : object",
+                        "name": "meta",
+                        "expression": "request.operation == 'DELETE' ? oldObject.metadata "
+                        ": object.metadata",
                     },
-                    {
-                        "name": "ns",
-                        "expression": "request.resource.resource == 'namespaces' ? "
-                        "variables.target : namespaceObject",
-                    },
+                    {"name": "inScenarioNamespace", "expression": in_scenario_ns},
                 ],
                 "validations": [
                     {
-                        "expression": f"variables.ns == null ? "
-                        f"variables.target.metadata.name.startsWith('{prefix}') : ({scoped})",
+                        "expression": rule,
                         "messageExpression": f"'the conformance runner writes only in namespaces "
                         f"named {prefix}* labelled {label} (and cluster objects named {prefix}*); "
-                        f"refused: ' + request.resource.resource + ' ' + request.name",
+                        f"refused: ' + request.resource.resource + ' ' + variables.meta.name",
                     }
                 ],
             },

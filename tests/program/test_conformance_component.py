@@ -320,8 +320,14 @@ def test_admission_policy_fences_every_write_of_the_runner(program):
                 if resource != "subjectaccessreviews"}  # fmt: skip
     assert writable <= fenced, writable - fenced
     (validation,) = spec["validations"]
-    assert "startsWith('scn-')" in validation["expression"]
-    assert "'mlplatform.io/scenario' in variables.ns.metadata.labels" in validation["expression"]
+    rule = validation["expression"]
+    assert rule.startswith("request.resource.resource == 'namespaces' ? (")
+    assert "variables.meta.name.startsWith('scn-') && has(variables.meta.labels) && " \
+        "'mlplatform.io/scenario' in variables.meta.labels" in rule  # fmt: skip
+    assert "request.namespace == '' ? variables.meta.name.startsWith('scn-')" in rule
+    scoped = {v["name"]: v["expression"] for v in spec["variables"]}["inScenarioNamespace"]
+    assert "request.namespace.startsWith('scn-')" in scoped
+    assert "'mlplatform.io/scenario' in namespaceObject.metadata.labels" in scoped
 
 
 # --- the scenarios run with these rights (a fake cluster that enforces them) -------------
