@@ -54,7 +54,7 @@ def tenant_namespace(tenant: TenantSpec, config: PlatformConfig) -> Obj:
         **SERVING_LABELS,
         **netpol.OBJECT_STORE_CLIENT,  # MinIO admits only labelled namespaces
         **(katib.INJECTION_LABEL if config.components.katib.enabled else {}),
-        **(model_registry.TENANTS if config.components.model_registry.enabled else {}),
+        **(model_registry.TENANTS if tenant.model_registry else {}),
     }
     ns = namespace(tenant.namespace, tenant.pod_security, labels)
     kueue = config.components.kueue

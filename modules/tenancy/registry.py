@@ -40,6 +40,11 @@ SQL
 """
 
 
+def enabled(tenant: TenantSpec, config: PlatformConfig) -> bool:
+    """The tenant asked for a registry (spec validation refuses it without the platform's)."""
+    return tenant.model_registry and config.components.model_registry.enabled
+
+
 def database(tenant: TenantSpec) -> str:
     return f"registry_{tenant.name.replace('-', '_')}"
 

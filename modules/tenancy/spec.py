@@ -243,6 +243,11 @@ class TenantDefaults(Model):
     kueue: KueueSettings = KueueSettings()
     storage: Storage = Storage()
     network: Network = Network()
+    model_registry: bool = Field(
+        False,
+        description="run the team's own model registry (needs platform.components."
+        "modelRegistry; costs one server pod and a database)",
+    )
     labels: TenantLabels = {}
 
 
@@ -461,6 +466,10 @@ def platform_problems(tenant: TenantSpec, config: PlatformConfig, root: str) -> 
         problems.append(f"{root}.storage.bucket: needs components.minio.enabled")
     if tenant.alerting and not components.monitoring.enabled:
         problems.append(f"{root}.alerting: needs components.monitoring.enabled (Alertmanager)")
+    if tenant.model_registry and not components.model_registry.enabled:
+        problems.append(
+            f"{root}.modelRegistry: needs platform.components.modelRegistry.enabled (its database)"
+        )
     problems.extend(_queue_problems(tenant, config, f"{root}.kueue"))
     return problems
 

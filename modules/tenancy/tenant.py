@@ -50,7 +50,7 @@ def tenant_objects(spec: TenantSpec, ctx: Context) -> list[Obj]:
     ]
     if spec.storage.bucket:
         out.extend(storage.plain_objects(spec, config))
-    if config.components.model_registry.enabled:
+    if registry.enabled(spec, config):
         out.extend(registry.plain_objects(spec, config))
     if config.components.dashboard.enabled:
         out.append(objects.profile(spec))
@@ -91,7 +91,7 @@ class Tenant(PlatformComponent):
         # The tenant's alert receiver credentials (checked before any resource: see
         # platform.build and build_tenant_stack) travel with the storage keys.
         secrets += alerting.tenant_secret(spec, alerting.tenant_secrets(spec, ctx.config))
-        registry_on = ctx.config.components.model_registry.enabled
+        registry_on = registry.enabled(spec, ctx.config)
         if registry_on:
             password = random.RandomPassword(
                 f"{spec.name}-registry-db-password",

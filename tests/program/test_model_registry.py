@@ -47,8 +47,9 @@ def test_platform_database_and_a_server_per_tenant(program, env_release):
     tenants = {
         o.name
         for o in g.objects()
-        if o.kind == "Namespace" and "mlplatform.io/tenant" in o.obj["metadata"]["labels"]
+        if o.kind == "Namespace" and o.obj["metadata"]["labels"].items() >= mr.TENANTS.items()
     }
+
     assert tenants
     for tenant in tenants:
         directory, k = _kustomization(g, f"model-registry-{tenant}")
@@ -73,7 +74,11 @@ def test_platform_database_and_a_server_per_tenant(program, env_release):
 
 
 def test_each_tenant_has_its_own_database_user_and_password(program):
-    g = program("dev")
+    def both(cfg):
+        for t in cfg["tenants"]:
+            t["modelRegistry"] = True
+
+    g = program("dev", edit=both)
     for tenant in ("team-a", "team-b"):
         spec = _tenant(tenant)
         server = g.object("Secret", mr.DB_SECRET, tenant)["stringData"]
@@ -158,9 +163,28 @@ def test_registry_needs_istio():
     )
 
 
+def test_only_tenants_that_ask_get_a_registry(program):
+    g = program("dev")  # team-a asks, team-b does not
+    assert not [r for r in g.resources if r.name.endswith("team-b") and "registry" in r.name]
+    assert not mr.TENANTS.keys() & g.object("Namespace", "team-b")["metadata"]["labels"].keys()
+    names = {(o.kind, o.namespace, o.name) for o in g.objects()}
+    assert ("Service", "team-b", mr.DATABASE) not in names
+    assert ("Service", "team-a", mr.DATABASE) in names
+
+
+def test_a_tenant_registry_needs_the_platform_one():
+    config = stack_config("dev")
+    config["platform"]["components"]["modelRegistry"] = {"enabled": False}
+    assert_rejected(
+        config, "tenants[0].modelRegistry: needs platform.components.modelRegistry.enabled"
+    )
+
+
 def test_off_means_no_database_no_tenant_servers(program):
     def off(cfg):
         cfg["platform"]["components"]["modelRegistry"] = {"enabled": False}
+        for t in cfg["tenants"]:
+            t.pop("modelRegistry", None)
 
     g = program("dev", edit=off)
     assert [r for r in g.resources if "registry" in r.name] == []

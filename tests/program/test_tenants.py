@@ -60,6 +60,8 @@ def test_one_tenant_registers_exactly_three_resources_and_its_objects(program):
                     "allow-to-pipelines",
                     "allow-to-minio",
                     "allow-to-model-gateway",
+                    "allow-to-katib-db-manager",
+                    "allow-from-katib-controller",
                     "allow-egress-exceptions",
                 )
             ),
@@ -81,7 +83,7 @@ def test_one_tenant_registers_exactly_three_resources_and_its_objects(program):
 def test_namespace_access_and_quota_fields(program):
     objs = _tenant_objects(program("dev"), "team-a")
     labels = objs["Namespace/team-a"]["metadata"]["labels"]
-    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"  # its spec's (KFP runs)
     assert labels["istio-injection"] == "enabled"
     assert labels["mlplatform.io/tenant"] == "team-a"
     assert labels["pipelines.kubeflow.org/enabled"] == "true"
@@ -213,6 +215,10 @@ def test_secret_keys_are_pulumi_secrets_and_never_in_plain_yaml(program):
         f"objs[{i}].stringData.{key}"
         for i in (0, 1)
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    } | {  # team-a's model registry: its database account, for its server and its Job
+        f"objs[{i}].stringData.{key}"
+        for i in (2, 3)
+        for key in ("MYSQL_USER_NAME", "MYSQL_ROOT_PASSWORD")
     }
     assert "mock-password" not in group.inputs["yaml"]
     assert "mock-password" not in str(g.named("team-a", TENANT).inputs)

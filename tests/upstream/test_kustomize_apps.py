@@ -236,7 +236,7 @@ def test_every_removal_removes_something_upstream_ships(release, app):
         found = [
             o
             for o in upstream(release, app)
-            if o["kind"] == target["kind"]
+            if target.get("kind", o["kind"]) == o["kind"]
             and re.fullmatch(target.get("name", ".*"), _generated_name(o))
         ]
         assert found, f"{app}@{release}: nothing upstream matches {target}"

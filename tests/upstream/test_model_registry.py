@@ -119,4 +119,5 @@ def _config(env: str, release: str) -> PlatformConfig:
 def _tenants(env: str, release: str) -> dict[str, TenantSpec]:
     values, _ = stack_inputs(env, release)
     config = _config(env, release)
-    return {t.namespace: t for t in parse_tenants(values.get("tenants"), config)}
+    tenants = parse_tenants(values.get("tenants"), config)
+    return {t.namespace: t for t in tenants if registry.enabled(t, config)}
