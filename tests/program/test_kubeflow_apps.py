@@ -362,3 +362,34 @@ def test_kfp_poddefault_speaks_the_kfp_sdk(program):
     (source,) = volume["projected"]["sources"]
     path = f"{mount['mountPath']}/{source['serviceAccountToken']['path']}"
     assert env[client.KF_PIPELINES_SA_TOKEN_ENV] == path == client.KF_PIPELINES_SA_TOKEN_PATH
+
+
+def _notebook(containers: list[dict]) -> dict:
+    return {"spec": {"template": {"spec": {"containers": containers}}}}
+
+
+@pytest.mark.parametrize(
+    ("resources", "admitted"),
+    [
+        (None, True),
+        ({"requests": {"cpu": "0.5"}, "limits": {"cpu": "0.6", "memory": "1.2Gi"}}, True),
+        ({"limits": {"nvidia.com/gpu": "1"}}, False),
+        ({"requests": {"nvidia.com/gpu": 1}}, False),
+        ({"limits": {"amd.com/gpu": "1"}}, False),
+        ({"limits": {"habana.ai/gaudi": "1"}}, False),
+    ],
+)
+def test_the_gpu_policy_expression_refuses_exactly_accelerator_requests(resources, admitted):
+    """The policy's CEL, evaluated (cel-python) on Notebooks as the web app or kubectl writes."""
+    celpy = pytest.importorskip("celpy")
+    from mlplatform.components import notebooks
+
+    policy, _ = notebooks.gpu_refusal()
+    (validation,) = policy["spec"]["validations"]
+    env = celpy.Environment()
+    program = env.program(env.compile(validation["expression"]))
+    container = {"name": "nb", "image": "x"} | ({"resources": resources} if resources else {})
+    sidecar = {"name": "helper", "image": "y"}  # the GPU may hide in any container
+    for containers in ([container], [sidecar, container]):
+        result = program.evaluate({"object": celpy.json_to_cel(_notebook(containers))})
+        assert bool(result) is admitted
