@@ -25,6 +25,7 @@ from mlplatform.components.istio import GATEWAY_PRINCIPAL, PLATFORM_GATEWAY
 from mlplatform.components.istio import NAMESPACE as GATEWAY_NAMESPACE
 from mlplatform.components.kubeflow_namespace import NAMESPACE as KUBEFLOW
 from mlplatform.graph import Graph, K8sObject
+from mlplatform.overlays import UPSTREAM_OVERLAYS
 from mlplatform.tenancy.objects import MEMBER_ROLE, MEMBER_USER, TENANT_LABEL
 from tests import pod_security
 from tests.upstream import CACHE, CASE_IDS, CASES, needs_cache, strings, upstream_graph
@@ -574,3 +575,40 @@ def test_notebooks_and_poddefaults_validate_against_their_crds(env, release):
         g, v = pd["apiVersion"].split("/")
         assert pd_crd["spec"]["group"] == g
         jsonschema.validate(pd["spec"], _schema(pd_crd, v)["properties"]["spec"])
+
+
+OVERLAYS = {  # kustomization name -> overlay directory under overlays/upstream
+    "centraldashboard": "centraldashboard",
+    "profiles": "profiles",
+    "notebook-controller": "notebook-controller",
+    "admission-webhook": "admission-webhook",
+    "jupyter-web-app": "jupyter",
+}
+
+
+@pytest.mark.parametrize("release", releases.available())
+@pytest.mark.parametrize("app", list(OVERLAYS))
+def test_every_removal_removes_something_upstream_ships(release, app):
+    """Each `$patch: delete` of our overlay (but the blanket Namespace one) matches an object
+    of the pinned upstream base; each container removed exists there."""
+    overlay = yaml.safe_load((UPSTREAM_OVERLAYS / OVERLAYS[app] / "kustomization.yaml").read_text())
+    objs = upstream(release, app)
+    for p in overlay.get("patches", []):
+        target = p["target"]
+        if target.get("kind") == "Namespace":
+            continue
+        found = [
+            o
+            for o in objs
+            if re.fullmatch(target.get("kind", ".*"), o["kind"])
+            and re.fullmatch(target.get("name", ".*"), _name(o))
+        ]
+        assert found, f"{app}@{release}: nothing upstream matches {target}"
+        body = yaml.safe_load(p["patch"])
+        containers = body.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+        for c in containers:
+            if c.get("$patch") == "delete":
+                names = {
+                    k["name"] for o in found for k in o["spec"]["template"]["spec"]["containers"]
+                }
+                assert c["name"] in names, f"{app}@{release}: no container {c['name']}"
