@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 import re
+from fnmatch import fnmatch
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -15,13 +16,13 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 INSTALL = "pip install 'mlplatform[reports]'"
-# Figures, in order: (title, metrics drawn on it, one line per scenario and metric).
+# Figures, in order: (title, metric patterns drawn on it, one line per scenario and metric).
 FIGURES = (
     ("Pass rate per scenario", ("pass_rate",)),
     ("Kueue admission latency (s)", ("admission_latency_s",)),
     ("Serving latency p95 / p99 (ms)", ("p95_ms", "p99_ms")),
     ("Serving throughput (RPS)", ("rps",)),
-    ("Scenario duration (s)", ("duration_s",)),
+    ("Durations (s): scenarios, and pipeline and training runs", ("duration_s", "*_duration_s")),
 )
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;
@@ -94,7 +95,7 @@ def render(runs: list[Run], v: Verdict) -> str:
     )
     figures = []
     for title, metrics in FIGURES:
-        lines = [s for s in all_series if s.metric in metrics]
+        lines = [s for s in all_series if any(fnmatch(s.metric, m) for m in metrics)]
         if lines:
             figures.append(f"<figure>{figure(title, lines, runs)}</figure>")
     run_rows = "".join(

@@ -40,8 +40,11 @@ def _run(i: int, p95: float, rps: float, admit: float, isolation: str = "passed"
              StepResult("netpol", "", "passed" if isolation == "passed" else "skipped", 1.0)]  # fmt: skip
     iso = ScenarioResult("tenant-isolation", "iso", ["scn-c"], isolation, 3.0, steps)
     gpu = ScenarioResult("gpu-scheduling", "gpu", [], "skipped", 0.0, message="no GPU node")
+    kfp = ScenarioResult("pipeline-run", "kfp", ["scn-d"], "passed", 300.0,
+                         [StepResult("tenants ready", "", "passed", 1.0)],
+                         metrics={"pipeline_duration_s": 240.0 + i})  # fmt: skip
     return Report("1.11", "kind-dev", f"2026-11-{20 + i:02d}T02:00:00+00:00", 100.0,
-                  [serve, train, iso, gpu])  # fmt: skip
+                  [serve, train, iso, gpu, kfp])  # fmt: skip
 
 
 def _write(root: Path, reports: list[Report]) -> list[Path]:
@@ -101,6 +104,7 @@ def test_stable_runs_write_a_self_contained_report_and_exit_0(stable, tmp_path, 
     urls = set(re.findall(r"https?://[^\s\"'<>)]+", page))
     assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}, urls
     assert "no regression" in page
+    assert "pipeline-run pipeline_duration_s" in page  # *_duration_s join the durations plot
 
 
 @pytest.mark.parametrize(
