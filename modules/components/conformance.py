@@ -9,7 +9,8 @@ Least privilege for the runner's ServiceAccount (`conformance/conformance-runner
   three ClusterRoles scenario RoleBindings name, list Nodes (gpu-scheduling), create
   SubjectAccessReviews. RBAC cannot narrow these by name prefix, so the ValidatingAdmission-
   Policy `ADMISSION_POLICY` does: every write by this account must target a namespace named
-  `scn-*` carrying the scenario label (or a cluster-scoped object named `scn-*`).
+  `scn-*` carrying the scenario label (or a cluster-scoped object named `scn-*`); its
+  namespaces enforce Pod Security restricted or baseline, its queues join only `scn-*` cohorts.
 * `SCENARIO_RULES` (a ClusterRole bound by the runner itself, per scenario namespace it
   created: scenarios/incluster.py SelfBinding): what the scenarios create and read there.
 * Roles where evidence lives: its own keys Secret in `minio` (by name), controller pod logs
@@ -63,6 +64,7 @@ PUSHGATEWAY_LABELS = {
 PUSHGATEWAY_URL = f"http://{PUSHGATEWAY}.{NAMESPACE}.svc.cluster.local:{PUSHGATEWAY_PORT}"
 OUT_DIR = "/tmp/conformance"
 RUNS_PREFIX = "runs"
+PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
 PIPELINES_EDIT = "kubeflow-pipelines-edit"  # scenarios/manifests/pipelines.py identities
 
 Rule = dict[str, list[str]]
@@ -228,7 +230,23 @@ def admission_objects() -> list[Obj]:
                         "messageExpression": f"'the conformance runner writes only in namespaces "
                         f"named {prefix}* labelled {label} (and cluster objects named {prefix}*); "
                         f"refused: ' + request.resource.resource + ' ' + variables.meta.name",
-                    }
+                    },
+                    {  # it chooses its namespaces' Pod Security level: never privileged
+                        "expression": f"request.resource.resource != 'namespaces' || "
+                        f"request.operation == 'DELETE' || (has(object.metadata.labels) && "
+                        f"'{PSA_ENFORCE}' in object.metadata.labels && "
+                        f"object.metadata.labels['{PSA_ENFORCE}'] in ['restricted', 'baseline'])",
+                        "message": f"a scenario namespace enforces Pod Security restricted or "
+                        f"baseline ({PSA_ENFORCE})",
+                    },
+                    {  # its queues never join a tenant's cohort (no borrowing, no reclaiming)
+                        "expression": f"request.resource.resource != 'clusterqueues' || "
+                        f"request.operation == 'DELETE' || ("
+                        f"(!has(object.spec.cohort) || object.spec.cohort.startsWith('{prefix}')) "
+                        f"&& (!has(object.spec.cohortName) || "
+                        f"object.spec.cohortName.startsWith('{prefix}')))",
+                        "message": f"a scenario ClusterQueue joins only a {prefix}* cohort",
+                    },
                 ],
             },
         },

@@ -302,6 +302,27 @@ def test_runner_rights_are_exactly_what_the_scenario_manifests_need(program):
     assert granted == needed | extra
 
 
+def test_scenario_objects_pass_the_admission_policy():
+    """What the policy demands of the runner's writes, every in-cluster scenario does: names
+    and namespaces scn-*, labelled namespaces enforcing restricted or baseline, scn-* cohorts."""
+    for name in releases.available():
+        rel = releases.load(name)
+        target = Target(rel, Images.for_release(rel), "abc123", incluster.endpoints())
+        for sc in (scenarios()[n] for n in DEFAULT_SCENARIOS):
+            if sc.unsupported(rel):
+                continue
+            for o in sc.build(target).manifests(rel):
+                md = o["metadata"]
+                assert (md.get("namespace") or md["name"]).startswith("scn-"), o["kind"]
+                if o["kind"] == "Namespace":
+                    assert "mlplatform.io/scenario" in md["labels"]
+                    enforce = md["labels"]["pod-security.kubernetes.io/enforce"]
+                    assert enforce in ("restricted", "baseline"), md["name"]
+                if o["kind"] == "ClusterQueue":
+                    cohort = o["spec"].get("cohort") or o["spec"].get("cohortName") or "scn-"
+                    assert cohort.startswith("scn-"), md["name"]
+
+
 def test_admission_policy_fences_every_write_of_the_runner(program):
     g = program("staging")
     policy = g.object("ValidatingAdmissionPolicy", cf.ADMISSION_POLICY)
@@ -319,8 +340,14 @@ def test_admission_policy_fences_every_write_of_the_runner(program):
                 for group in rule["apiGroups"] for resource in rule["resources"]
                 if resource != "subjectaccessreviews"}  # fmt: skip
     assert writable <= fenced, writable - fenced
-    (validation,) = spec["validations"]
-    rule = validation["expression"]
+    scope, pod_security_level, cohorts = spec["validations"]
+    assert (
+        "'pod-security.kubernetes.io/enforce'] in ['restricted', 'baseline']"
+        in (pod_security_level["expression"])
+    )
+    assert "object.spec.cohort.startsWith('scn-')" in cohorts["expression"]
+    assert "object.spec.cohortName.startsWith('scn-')" in cohorts["expression"]
+    rule = scope["expression"]
     assert rule.startswith("request.resource.resource == 'namespaces' ? (")
     assert "variables.meta.name.startsWith('scn-') && has(variables.meta.labels) && " \
         "'mlplatform.io/scenario' in variables.meta.labels" in rule  # fmt: skip
