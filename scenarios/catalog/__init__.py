@@ -8,6 +8,7 @@ from mlplatform.scenarios.catalog import (
     pipeline_run,
     pod_autoscaling,
     quota_preemption,
+    registry_serving,
     robust_controller,
     secure_accelerator_access,
     serve_and_load,
@@ -28,4 +29,5 @@ ALL = (
     ai_metrics.SCENARIO,
     pipeline_run.SCENARIO,
     katib_tuning.SCENARIO,
+    registry_serving.SCENARIO,
 )

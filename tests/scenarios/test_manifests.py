@@ -10,10 +10,16 @@ from mlplatform.kueue_objects import PRIORITY_LABEL, QUEUE_LABEL
 from mlplatform.manifests import Obj
 from mlplatform.policies.core import View
 from mlplatform.policies.registry import evaluate
-from mlplatform.scenarios.catalog import quota_preemption, serve_and_load, train_queued
+from mlplatform.scenarios.catalog import (
+    quota_preemption,
+    registry_serving,
+    serve_and_load,
+    train_queued,
+)
 from mlplatform.scenarios.images import Images, scenario_image
 from mlplatform.scenarios.library import Scenario, Target, scenarios
 from mlplatform.scenarios.manifests.serving import MODE_ANNOTATION
+from mlplatform.tenancy import objects as tenant_objects
 from tests.scenarios import crs
 
 RELEASES = releases.available()
@@ -55,10 +61,17 @@ def test_schema_valid(built):
     assert found == []
 
 
+# Scenarios that run in a platform tenant's namespace (fenced by tenancy/objects.py, its
+# LocalQueue `default`), built offline for a placeholder namespace.
+IN_PLATFORM_TENANT = {registry_serving.NAME: registry_serving.PLACEHOLDER}
+
+
 def test_workloads_carry_their_tenant_queue(built):
-    _, _, objs = built
+    _, scenario, objs = built
     queues = {(o["metadata"]["namespace"], o["metadata"]["name"])
               for o in objs if o["kind"] == "LocalQueue"}  # fmt: skip
+    if scenario in IN_PLATFORM_TENANT:
+        queues.add((IN_PLATFORM_TENANT[scenario], tenant_objects.LOCAL_QUEUE))
     workloads = [o for o in objs if o["kind"] in QUEUED_KINDS] + [
         # a Katib trial: the Job Katib creates from the template, in the Experiment's namespace
         {
@@ -98,8 +111,12 @@ def test_every_container_is_restricted_and_sized(built):
 
 
 def test_tenants_are_fenced(built):
-    _, _, objs = built
+    _, scenario, objs = built
     namespaces = [o for o in objs if o["kind"] == "Namespace"]
+    if scenario in IN_PLATFORM_TENANT:  # creates no namespace, works inside the tenant's
+        assert namespaces == []
+        assert {o["metadata"]["namespace"] for o in objs} == {IN_PLATFORM_TENANT[scenario]}
+        return
     assert namespaces
     for ns in namespaces:
         name = ns["metadata"]["name"]
