@@ -67,7 +67,7 @@ def dependency_problems(config: PlatformConfig) -> list[str]:
     if missing:
         names = " and ".join(f"components.{n.replace('_m', 'M')}" for n in missing)
         problems.append(
-            f"platform.components.katib.enabled: Katib needs {names}; enable them or set "
-            "katib.enabled: false"
+            f"platform.components.katib.enabled: Katib needs {names}; enable "
+            f"{'it' if len(missing) == 1 else 'them'} or set katib.enabled: false"
         )
     return problems

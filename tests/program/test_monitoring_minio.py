@@ -55,6 +55,8 @@ def test_without_cert_manager_the_operator_needs_no_certificate(program):
     def no_cert_manager(cfg):
         cfg["platform"]["components"]["certManager"] = {"enabled": False}
         cfg["platform"]["ingress"]["tls"] = {"issuer": "existing", "existingClusterIssuer": "ca"}
+        for needs_certificates in ("katib", "notebooks"):  # their webhooks' certificates
+            cfg["platform"]["components"][needs_certificates] = {"enabled": False}
 
     g = program("dev", edit=no_cert_manager)
     operator = values(g, monitoring.RELEASE)["prometheusOperator"]
