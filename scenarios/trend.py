@@ -263,4 +263,3 @@ def as_dict(runs: list[Run], v: Verdict) -> dict[str, object]:
             {"scenario": s.scenario, "metric": s.metric, "values": s.values} for s in series(runs)
         ],
     }
-
