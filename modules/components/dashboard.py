@@ -96,7 +96,7 @@ class Dashboard(PlatformComponent):
                         KFAM_DEPLOYMENT, KFAM_CONTAINER, {"resources": cfg.kfam_resources.as_k8s()}
                     ),
                     _config_patch("^profiles-config$", {"USERID_HEADER": USERID_HEADER}),
-                ]
+                ],
             },
             [base],
         )
@@ -246,6 +246,15 @@ def menu(ctx: Context) -> dict[str, Any]:
         )
         quick.append(
             {"desc": "Pipelines", "link": "/pipeline/#/runs", "text": "View Pipeline Runs"}
+        )
+    if enabled.katib.enabled:
+        links.append(
+            {
+                "icon": "kubeflow:katib",
+                "link": "/katib/",
+                "text": "Katib Experiments",
+                "type": "item",
+            }
         )
     return {"menuLinks": links, "externalLinks": [], "documentationItems": [], "quickLinks": quick}
 

@@ -196,7 +196,12 @@ def test_dashboard_reads_the_gateway_user_header_without_registration(program):
 
 
 @pytest.mark.parametrize(
-    ("off", "links"), [((), {"/jupyter/", None}), (("pipelines",), {"/jupyter/"})]
+    ("off", "links"),
+    [
+        ((), {"/jupyter/", "/katib/", None}),
+        (("pipelines",), {"/jupyter/", "/katib/"}),
+        (("katib", "notebooks"), {None}),
+    ],
 )
 def test_menu_links_only_what_is_deployed(program, off, links):
     _, k = _kustomization(program("dev", edit=_off(*off)), "centraldashboard")

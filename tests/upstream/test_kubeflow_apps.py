@@ -9,6 +9,7 @@ the unmodified upstream bases, so a release that changes them fails here.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -612,3 +613,34 @@ def test_every_removal_removes_something_upstream_ships(release, app):
                     k["name"] for o in found for k in o["spec"]["template"]["spec"]["containers"]
                 }
                 assert c["name"] in names, f"{app}@{release}: no container {c['name']}"
+
+
+@cases
+def test_every_menu_link_is_routed_at_the_gateway(env, release):
+    """The dashboard links only apps whose VirtualService (on the platform gateway) serves them."""
+    c = case(env, release)
+    config = c.one("centraldashboard", "ConfigMap", "centraldashboard-config")
+    menu = json.loads(config["data"]["links"])
+    links = [m["link"] for m in menu["menuLinks"] if "link" in m]
+    links += [i["link"] for m in menu["menuLinks"] for i in m.get("items", [])]
+    links += [q["link"] for q in menu["quickLinks"]]
+    assert links
+    routes = [
+        o
+        for b in render.kustomizations(c.graph)
+        for o in render.kustomize(b.directory)
+        if o["kind"] == "VirtualService"
+    ] + [o.obj for o in c.ours() if o.kind == "VirtualService"]
+    prefixes = {
+        m["uri"]["prefix"]
+        for r in routes
+        if r["spec"].get("gateways") == [f"{GATEWAY_NAMESPACE}/{PLATFORM_GATEWAY}"]
+        for h in r["spec"]["http"]
+        if "route" in h
+        for m in h.get("match", [])
+        if "prefix" in m.get("uri", {})
+    }
+    for link in links:
+        path = link.split("#")[0]
+        served = [p for p in prefixes if p != "/" and path.startswith(p.rstrip("/"))]
+        assert served, f"{link}: no route on the platform gateway"
