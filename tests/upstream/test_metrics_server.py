@@ -20,14 +20,16 @@ import yaml
 from mlplatform import releases, render
 from mlplatform.components import metrics_server as ms
 from mlplatform.graph import Graph
+from mlplatform.mockrun import stack_inputs
 from mlplatform.policies import views
 from mlplatform.policies.registry import evaluate as evaluate_policies
 from mlplatform.render import ChartInstall
-from tests.conftest import KUBERNETES_FOR
+from tests.conftest import KUBERNETES_FOR, evaluate
 from tests.upstream import CACHE, CASE_IDS, CASES, facts, needs_cache, upstream_graph
 from tests.upstream.test_charts import leaves, read_by
 
 CHART = "metrics-server"
+MIRROR = "mirror.corp:5000/ml"
 pytestmark = [needs_cache, pytest.mark.parametrize(("env", "release"), CASES, ids=CASE_IDS)]
 
 
@@ -180,3 +182,21 @@ def test_rendered_metrics_server_passes_the_policy_pack(env, release):
         and (ms.NAMESPACE in f.resource or ms.API_SERVICE in f.resource)
     ]
     assert blocking == []
+
+
+def test_with_a_mirror_the_image_is_pulled_from_it(env, release):
+    root = chart_dir(release)
+    assert CACHE is not None
+    values, secrets = stack_inputs(env, release)
+    values["platform"]["upstreamCache"] = str(CACHE.root)
+    values["platform"]["mirror"] = {"registry": MIRROR}
+    g = evaluate(values, env, secrets)
+    (found,) = [i for i in render.charts(g) if i.name == ms.RELEASE]
+    (deployment,) = [
+        render.transformed(g, o, found.resource)
+        for o in render.helm_template(found, KUBERNETES_FOR[release])
+        if o["kind"] == "Deployment"
+    ]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    app = yaml.safe_load((root / "Chart.yaml").read_text())["appVersion"]
+    assert container["image"] == f"{MIRROR}/metrics-server/metrics-server:v{app}"
