@@ -318,10 +318,23 @@ def _can_build() -> bool:
 
 def next_steps(env: str, old: releases.Release, new: releases.Release) -> list[str]:
     """What to do, in order, to carry the upgrade out."""
+    from mlplatform.rehearsal import recreated  # the rehearsal performs these same steps
+
     steps = [
         f'set `release: "{new.release}"` under mlplatform:platform in stacks/Pulumi.{env}.yaml'
     ]
+    dropped = recreated(old, new)
+    for r in dropped:  # the API server refuses a CRD update that drops a stored version
+        crd = f"{r.plural}.{r.group}"
+        steps.append(
+            f"{r.component}: {r.kind} {r.from_version} is gone from {r.since} without conversion: "
+            f"back up every {r.kind} (kubectl get {crd} -A -o yaml > {r.plural}.yaml) and "
+            f"delete CRD {crd}"
+        )
     steps.append(f"mlplatform up --env {env}")
+    for r in dropped:
+        renamed = "".join(f", spec.{a} renamed spec.{b}" for a, b in r.renames)
+        steps.append(f"{r.component}: restore the {r.kind}s at {r.group}/{r.to_version}{renamed}")
     for name, component in sorted(new.components.items()):
         before = old.components.get(name)
         if component.storage_migration and (before is None or before.apis != component.apis):
