@@ -260,12 +260,26 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
     # Tenants: their objects need Kueue's and Istio's CRDs, the tenant roles and MinIO. A
     # platform stack registers none (each tenant has its own stack, see tenant_outputs); the
     # cluster-wide admission policy is still registered here.
-    build_tenants(ctx, tenants, depends_on=[kueue, istio, minio, rbac, monitoring, model_registry])
+    # Dashboard and notebooks ship the Profile and PodDefault CRDs tenants' objects use.
+    build_tenants(
+        ctx,
+        tenants,
+        depends_on=[kueue, istio, minio, rbac, monitoring, model_registry, dashboard, notebooks],
+    )
     return built
 
 
 # monitoring: the AlertmanagerConfig CRD; model_registry: each tenant's database Job.
-TENANT_PREREQUISITES = ("kueue", "istio", "minio", "rbac", "monitoring", "model_registry")
+TENANT_PREREQUISITES = (
+    "kueue",
+    "istio",
+    "minio",
+    "rbac",
+    "monitoring",
+    "model_registry",
+    "dashboard",
+    "notebooks",
+)
 
 
 def tenant_outputs(config: PlatformConfig, built: dict[str, pulumi.Resource]) -> dict[str, Any]:

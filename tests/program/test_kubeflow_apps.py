@@ -398,3 +398,18 @@ def test_the_gpu_policy_expression_refuses_exactly_accelerator_requests(resource
     for containers in ([container], [sidecar, container]):
         result = program.evaluate({"object": celpy.json_to_cel(_notebook(containers))})
         assert bool(result) is admitted
+
+
+def test_tenants_wait_for_the_profile_and_poddefault_crds(program, env_release):
+    """A tenant's Profile and PodDefaults need the CRDs kfam's and the webhook's builds ship:
+    in one stack the tenants depend on both components; tenant stacks wait for the platform's
+    `tenantsReady`, which covers them."""
+    from mlplatform.platform import TENANT_PREREQUISITES
+
+    assert {"dashboard", "notebooks"} <= set(TENANT_PREREQUISITES)
+    g = program(*env_release)
+    tenants = g.of_type("mlplatform:tenancy:Tenant")
+    assert tenants
+    for t in tenants:
+        for component in (DASHBOARD, NOTEBOOKS):
+            assert g.depends_on(t, g.of_type(component)[0]), f"{t.name} before {component}"
