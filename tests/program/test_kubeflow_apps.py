@@ -9,7 +9,7 @@ import yaml
 
 from mlplatform import releases
 from mlplatform.components import dashboard
-from mlplatform.graph import KUSTOMIZE, Graph
+from mlplatform.graph import CONFIG_GROUP, KUSTOMIZE, Graph
 from mlplatform.overlays import UPSTREAM_OVERLAYS
 from mlplatform.tenancy.objects import MEMBER_ROLE, MEMBER_USER, member_binding_name
 from tests.conftest import assert_rejected, stack_config
@@ -411,5 +411,6 @@ def test_tenants_wait_for_the_profile_and_poddefault_crds(program, env_release):
     tenants = g.of_type("mlplatform:tenancy:Tenant")
     assert tenants
     for t in tenants:
+        group = next(r for r in g.children(t) if r.type == CONFIG_GROUP)
         for component in (DASHBOARD, NOTEBOOKS):
-            assert g.depends_on(t, g.of_type(component)[0]), f"{t.name} before {component}"
+            assert g.depends_on(group, g.of_type(component)[0]), f"{t.name} after {component}"
