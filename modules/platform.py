@@ -42,7 +42,13 @@ from mlplatform.config.pipelines import dependency_problems as pipelines_problem
 from mlplatform.config.serving import release_problems as serving_problems
 from mlplatform.mirror import image_transform
 from mlplatform.stackconfig import unknown_key_problems
-from mlplatform.tenancy.spec import TenantSpec, parse_tenants, quota_warnings, template_of
+from mlplatform.tenancy.spec import (
+    TenantSpec,
+    parse_tenants,
+    pipelines_warnings,
+    quota_warnings,
+    template_of,
+)
 from mlplatform.tenancy.tenant import build_tenants
 
 
@@ -95,6 +101,9 @@ def load_config(raw: dict[str, Any]) -> Stack:
     if problems:
         raise ConfigError(problems)
     warnings = [w for i, t in enumerate(tenants) for w in quota_warnings(t, f"tenants[{i}]")]
+    warnings.extend(
+        w for i, t in enumerate(tenants) for w in pipelines_warnings(t, config, f"tenants[{i}]")
+    )
     warnings.extend(metrics_server_warnings(config.environment, config.components.metrics_server))
     return Stack(config, tenants, tuple(warnings))
 

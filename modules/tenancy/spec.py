@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from mlplatform import kfp_pod_security, releases
 from mlplatform.config.alerting import Alerting, tenant_problems
 from mlplatform.config.base import (
     ConfigError,
@@ -438,6 +439,24 @@ def quota_warnings(tenant: TenantSpec, root: str) -> list[str]:
                 "namespace"
             )
     return warnings
+
+
+def pipelines_warnings(tenant: TenantSpec, config: PlatformConfig, root: str) -> list[str]:
+    """`restricted` where no KFP run pod at the pinned version can pass it.
+
+    A warning, not an error: the namespace isolates as asked; the team only cannot run
+    pipelines (facts and sources: mlplatform.kfp_pod_security).
+    """
+    if tenant.pod_security != "restricted" or not config.components.pipelines.enabled:
+        return []
+    version = releases.load(config.release).component("kfp").version
+    blocker = kfp_pod_security.restricted(version).blocker
+    if blocker is None:
+        return []
+    return [
+        f"{root}.podSecurity: restricted refuses every KFP {version} pipeline pod ({blocker}); "
+        "set podSecurity: baseline for a team that runs pipelines"
+    ]
 
 
 def _fmt(value: Decimal) -> str:
