@@ -16,6 +16,11 @@ Grafana (on in every environment) serves under `/grafana/` on the platform gatew
 platform login like every UI; kube-prometheus-stack provisions Prometheus as its default
 datasource. Our dashboards (`mlplatform.dashboards`) are ConfigMaps its dashboard sidecar loads,
 one folder per area (the sidecar's folder annotation), applied after the chart.
+
+Prometheus selects PrometheusRules and monitors in every namespace, so a rule or monitor made
+in a tenant namespace could label its alerts `namespace="<another team>"` and reach that
+team's receivers (tenant AlertmanagerConfigs match on the namespace label). The operator's
+namespace enforcement closes that: see `namespace_enforcement`.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from mlplatform.components.istio import NAMESPACE as GATEWAY_NAMESPACE
 from mlplatform.components.istio import PLATFORM_GATEWAY
 from mlplatform.dashboards import config_maps as dashboard_config_maps
 from mlplatform.dashboards import sidecar_values as dashboard_sidecar_values
+from mlplatform.tenancy.spec import platform_namespaces
 
 NAMESPACE = "monitoring"
 RELEASE = "kube-prometheus-stack"
@@ -54,6 +60,32 @@ RELOADER_RESOURCES = {
     "requests": {"cpu": "10m", "memory": "24Mi"},
     "limits": {"cpu": "100m", "memory": "64Mi"},
 }
+# Namespace enforcement, read in prometheus-operator v0.81.0/v0.86.2/v0.89.0 (the operators
+# of kube-prometheus-stack 70.4.2/79.12.0/82.4.0), pkg/namespacelabeler/labeler.go: for every
+# PrometheusRule not excluded, EnforceNamespaceLabel sets the label `enforcedNamespaceLabel`
+# to the rule's own namespace on every rule (rule labels override the series' labels) and
+# injects `<label>="<namespace>"` into every vector selector of its expression (prom-label-
+# proxy's enforcer, replacing a matcher on that label); for every monitor not excluded
+# (ServiceMonitor, PodMonitor, Probe, ScrapeConfig: pkg/prometheus/promcfg.go),
+# GetRelabelingConfigs appends `target_label: <label>, replacement: <namespace>` as the last
+# relabeling and metric relabeling, overriding any other. IsExcluded matches an
+# `excludedFromEnforcement` reference by namespace and resource, a reference without `name`
+# matching every object of that resource in the namespace (ObjectReference,
+# pkg/apis/monitoring/v1/types.go; resources enum in the Prometheus CRD,
+# charts/crds/crds/crd-prometheuses.yaml of each chart). The chart copies both values to the
+# Prometheus CR and adds its own default rules to the exclusions (templates/prometheus/
+# prometheus.yaml at the three tags). Excluded here: every platform namespace (Kubernetes'
+# own and every component's, tenancy.spec.platform_namespaces, which no tenant may be named),
+# so the platform's rules and monitors keep their series' namespaces; every other namespace,
+# i.e. every tenant's, is enforced.
+ENFORCED_LABEL = "namespace"
+ENFORCED_RESOURCES = (
+    "prometheusrules",
+    "servicemonitors",
+    "podmonitors",
+    "probes",
+    "scrapeconfigs",
+)
 # Grafana's dashboard/datasource sidecars (k8s-sidecar, Python).
 GRAFANA_SIDECAR_RESOURCES = {
     "requests": {"cpu": "10m", "memory": "64Mi"},
@@ -155,6 +187,7 @@ class Monitoring(PlatformComponent):
                             }
                         },
                         **open_selectors,
+                        **namespace_enforcement(),
                     },
                     "podDisruptionBudget": {"enabled": ha and cfg.prometheus_replicas > 1},
                 },
@@ -242,6 +275,28 @@ def grafana_route(ctx: Context) -> manifests.Obj:
                 }
             ],
         },
+    }
+
+
+def namespace_enforcement() -> dict[str, Any]:
+    """`prometheus.prometheusSpec` values: every tenant namespace's rules and monitors carry
+    `namespace=<their namespace>` (see ENFORCED_LABEL), platform namespaces are excluded.
+
+    `ignoreNamespaceSelectors` stays off: it has no exclusions (promcfg.go
+    getNamespacesFromNamespaceSelector applies it to every monitor) and the chart's kubelet,
+    coredns, etcd, controller-manager, scheduler and kube-proxy ServiceMonitors (in
+    `monitoring`) select `kube-system`, its apiserver one `default`; they would find no
+    targets. Tenants cannot create monitors (their roles grant nothing in
+    monitoring.coreos.com), and a tenant monitor's series would get its own namespace anyway.
+    """
+    return {
+        "enforcedNamespaceLabel": ENFORCED_LABEL,
+        "excludedFromEnforcement": [
+            {"group": "monitoring.coreos.com", "resource": resource, "namespace": namespace}
+            for namespace in platform_namespaces()
+            for resource in ENFORCED_RESOURCES
+        ],
+        "ignoreNamespaceSelectors": False,
     }
 
 
