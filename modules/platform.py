@@ -145,6 +145,8 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
             issuer_name=issuer or "",
             depends_on=[cert_manager],
             extension_providers=[ext_authz_provider()],
+            # The proxies' monitors apply after monitoring's CRDs (its chart).
+            monitoring_crds=monitoring.helm if monitoring else None,
         )
         if enabled.istio.enabled
         else None

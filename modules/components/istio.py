@@ -9,6 +9,7 @@ import pulumi
 
 from mlplatform import manifests, netpol
 from mlplatform.component import Context, PlatformComponent
+from mlplatform.components import istio_metrics
 from mlplatform.config import Istio as IstioConfig
 from mlplatform.mirror import rewrite_image
 
@@ -34,8 +35,11 @@ class Istio(PlatformComponent):
         issuer_name: pulumi.Input[str],
         depends_on: Sequence[pulumi.Resource | None] = (),
         extension_providers: Sequence[dict[str, Any]] = (),
+        monitoring_crds: pulumi.Resource | None = None,
     ) -> None:
-        """`extension_providers`: istiod meshConfig.extensionProviders (e.g. ext-authz)."""
+        """`extension_providers`: istiod meshConfig.extensionProviders (e.g. ext-authz);
+        `monitoring_crds`: monitoring's chart (its CRDs), after which the proxies' monitors
+        apply; not the whole component, whose Grafana route waits for this one."""
         super().__init__("istio:Istio", "istio", ctx, depends_on)
         cfg = ctx.config.components.istio
         ha = ctx.config.high_availability
@@ -58,7 +62,11 @@ class Istio(PlatformComponent):
                     "allow-istiod", NAMESPACE, [], ISTIOD_PORTS, pods={"app": "istiod"}
                 ),
                 netpol.allow_same_namespace(NAMESPACE),
-                netpol.allow_prometheus_scrape(NAMESPACE, [15014, 15020]),
+                # istiod's metrics and the gateway's merged metrics (istio_metrics).
+                netpol.allow_prometheus_scrape(
+                    NAMESPACE,
+                    [istio_metrics.ISTIOD_METRICS_PORT, istio_metrics.MERGED_METRICS_PORT],
+                ),
             ],
         )
         base = self.chart(
@@ -141,6 +149,13 @@ class Istio(PlatformComponent):
             ],
             depends_on=[self.gateway_chart],
         )
+        if monitoring_crds is not None:
+            # Every proxy's and istiod's metrics; the CRDs come with monitoring's chart.
+            self.monitors = self.objects(
+                "istio-monitors",
+                istio_metrics.monitors(ctx.component("monitoring").api("monitoring"), NAMESPACE),
+                depends_on=[ns, monitoring_crds],
+            )
         self.gateway = pulumi.Output.from_input(f"{NAMESPACE}/{PLATFORM_GATEWAY}")
         self.register_outputs({"gateway": self.gateway})
 

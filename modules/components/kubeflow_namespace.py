@@ -14,6 +14,7 @@ import pulumi
 
 from mlplatform import manifests, netpol
 from mlplatform.component import Context, PlatformComponent
+from mlplatform.components import istio_metrics
 from mlplatform.config import Components
 
 NAMESPACE = "kubeflow"
@@ -38,12 +39,25 @@ class KubeflowNamespace(PlatformComponent):
         pipelines = components.pipelines.enabled
         mesh = pipelines or components.katib.enabled or kubeflow_apps(components)
         labels = {"istio-injection": "enabled", **netpol.OBJECT_STORE_CLIENT} if pipelines else {}
-        self.group = self.objects(
-            "kubeflow-namespace-base",
-            [
-                manifests.namespace(NAMESPACE, "privileged" if mesh else "baseline", labels),
-                *netpol.baseline(NAMESPACE, self.ctx.config.network.api_server_cidrs),
-            ],
-        )
+        objs = [
+            manifests.namespace(NAMESPACE, "privileged" if mesh else "baseline", labels),
+            *netpol.baseline(NAMESPACE, self.ctx.config.network.api_server_cidrs),
+        ]
+        if mesh and components.monitoring.enabled:
+            objs.append(sidecar_scrape())
+        self.group = self.objects("kubeflow-namespace-base", objs)
         self.name = NAMESPACE
         self.register_outputs({"name": self.name})
+
+
+def sidecar_scrape() -> manifests.Obj:
+    """Prometheus reaches the sidecars' merged metrics (istio_metrics' PodMonitor), on
+    injected pods only: the injector labels them, other pods keep their ports closed."""
+    prometheus = netpol.peer(netpol.PROMETHEUS["namespace"], netpol.PROMETHEUS["pods"])
+    return netpol.allow_from(
+        "sidecars-from-prometheus",
+        NAMESPACE,
+        [prometheus],
+        [istio_metrics.MERGED_METRICS_PORT],
+        pods=istio_metrics.SIDECAR_POD_LABELS,
+    )
