@@ -33,6 +33,8 @@ KATIB = {
 SUGGESTION = Endpoint("team-a", {"katib.kubeflow.org/suggestion": "random"})
 REGISTRY_DB = Endpoint("kubeflow", {"component": "db"})
 REGISTRY_B = Endpoint("team-b", {"component": "model-registry-server"})
+# KFP's API server as the injector labels it (an injected pod: security.istio.io/tlsMode).
+KFP_API_MESHED = Endpoint("kubeflow", {"app": "ml-pipeline", "security.istio.io/tlsMode": "istio"})
 
 # (source, destination, port, reachable) — what a working, isolated platform must give.
 EXPECTED = [
@@ -86,6 +88,17 @@ EXPECTED = [
     (GATEWAY, KFAM, 8081, False),
     (DASHBOARD, KFAM, 8081, True),
     (TEAM_A, KFAM, 8081, False),
+    # Istio's metrics: Prometheus scrapes every proxy's merged port and istiod, nothing else.
+    (PROMETHEUS, GATEWAY, 15020, True),
+    (PROMETHEUS, ISTIOD, 15014, True),
+    (PROMETHEUS, KFP_API_MESHED, 15020, True),
+    (PROMETHEUS, KFP_API, 15020, False),  # a pod without a sidecar
+    (PROMETHEUS, KFP_API_MESHED, 8888, False),
+    (PROMETHEUS, TEAM_A, 8080, False),
+    (TEAM_A, GATEWAY, 15020, False),
+    (TEAM_A, ISTIOD, 15014, False),
+    (TEAM_A, KFP_API_MESHED, 15020, False),
+    (TEAM_A, TEAM_B, 15020, False),
 ]
 
 
