@@ -644,3 +644,19 @@ def test_every_menu_link_is_routed_at_the_gateway(env, release):
         path = link.split("#")[0]
         served = [p for p in prefixes if p != "/" and path.startswith(p.rstrip("/"))]
         assert served, f"{link}: no route on the platform gateway"
+
+
+@cases
+@pytest.mark.parametrize(
+    ("app", "deployment"),
+    [
+        ("centraldashboard", dashboard.DASHBOARD),
+        ("profiles", dashboard.KFAM_DEPLOYMENT),
+        ("jupyter-web-app", notebooks.WEB_APP),
+    ],
+)
+def test_pods_behind_authorization_policies_get_a_sidecar(env, release, app, deployment):
+    """Istio enforces an AuthorizationPolicy (and ISTIO_MUTUAL) only with a sidecar; `kubeflow`
+    is labelled for injection only where KFP runs, so these pods opt in by label."""
+    pod = case(env, release).one(app, "Deployment", deployment)["spec"]["template"]
+    assert pod["metadata"]["labels"].get("sidecar.istio.io/inject") == "true"
