@@ -1,0 +1,130 @@
+"""Rung 3b: the pinned kube-prometheus-stack templates carry our namespace enforcement to the
+Prometheus CR, and every rule and monitor the platform applies (ours and every chart's and
+kustomize application's) is excluded from it, so platform alerts keep their namespaces.
+
+Needs the charts' templates (a pulled cache, e.g. MLPLATFORM_UPSTREAM_CACHE=/work/fullcache);
+with a data-only cache each test skips with one line. Exclusion follows prometheus-operator
+v0.81.0/v0.86.2/v0.89.0 pkg/namespacelabeler/labeler.go IsExcluded (namespace and resource,
+a reference without a name matching every object); `ignoreNamespaceSelectors` applies to
+every monitor (pkg/prometheus/promcfg.go getNamespacesFromNamespaceSelector).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import pytest
+
+from mlplatform import render
+from mlplatform.components import monitoring
+from mlplatform.graph import CHART
+from mlplatform.tenancy.spec import platform_namespaces
+from tests.upstream import CACHE, CASE_IDS, CASES, facts, needs_cache, upstream_graph
+from tests.upstream.test_chart_semantics import applied, chart_dir, install_of, templated
+
+pytestmark = [needs_cache, pytest.mark.parametrize(("env", "release"), CASES, ids=CASE_IDS)]
+Obj = dict[str, Any]
+RESOURCES = {
+    "PrometheusRule": "prometheusrules",
+    "ServiceMonitor": "servicemonitors",
+    "PodMonitor": "podmonitors",
+    "Probe": "probes",
+    "ScrapeConfig": "scrapeconfigs",
+}
+MONITORS = ("ServiceMonitor", "PodMonitor", "Probe")
+
+
+@cache
+def prometheus(env: str, release: str) -> Obj:
+    """The Prometheus CR the pinned chart renders with our values."""
+    g = upstream_graph(env, release)
+    objs = applied(g, templated(install_of(g, monitoring.RELEASE)))
+    (cr,) = [o for o in objs if o["kind"] == "Prometheus"]
+    return cr
+
+
+@cache
+def platform_objects(env: str, release: str) -> tuple[Obj, ...]:
+    """Every rule and monitor the stack applies, charts and kustomize applications included."""
+    rendered = render.render(upstream_graph(env, release), CACHE)
+    if rendered.missing:
+        pytest.skip(f"cannot render every chart: {rendered.missing[0]}")
+    return tuple(o for o in rendered.all() if o.get("kind") in RESOURCES)
+
+
+def is_excluded(cr: Obj, kind: str, namespace: str, name: str) -> bool:
+    return any(
+        ref.get("group", "monitoring.coreos.com") == "monitoring.coreos.com"
+        and ref["resource"] == RESOURCES[kind]
+        and ref["namespace"] == namespace
+        and ref.get("name", "") in ("", name)
+        for ref in cr["spec"].get("excludedFromEnforcement") or []
+    )
+
+
+def test_the_pinned_chart_reads_our_enforcement_values(env, release):
+    """From the facts (a data-only cache too): the chart templates read every value we set."""
+    g = upstream_graph(env, release)
+    install = install_of(g, monitoring.RELEASE)
+    chart_dir("kube-prometheus-stack", install.version)
+    read = set(facts("kube-prometheus-stack", install.version)["values_read"])
+    spec = g.named(monitoring.RELEASE, CHART).inputs["values"]["prometheus"]["prometheusSpec"]
+    for key in monitoring.namespace_enforcement():
+        assert key in spec
+        assert f"prometheus.prometheusSpec.{key}" in read, key
+
+
+def test_the_prometheus_cr_enforces_namespaces_outside_the_platform(env, release):
+    spec = prometheus(env, release)["spec"]
+    assert spec["enforcedNamespaceLabel"] == "namespace"
+    ours = monitoring.namespace_enforcement()["excludedFromEnforcement"]
+    assert all(ref in spec["excludedFromEnforcement"] for ref in ours)
+    excluded = {ref["namespace"] for ref in spec["excludedFromEnforcement"]}
+    assert excluded == set(platform_namespaces())  # the chart's own refs are in `monitoring`
+    assert "team-a" not in excluded
+
+
+def test_every_platform_rule_and_monitor_is_excluded(env, release):
+    cr = prometheus(env, release)
+    objs = platform_objects(env, release)
+    assert any(o["kind"] == "PrometheusRule" for o in objs)
+    for o in objs:
+        meta = o["metadata"]
+        assert is_excluded(cr, o["kind"], meta["namespace"], meta["name"]), (o["kind"], meta)
+
+
+def selected_namespaces(monitor: Obj) -> set[str] | None:
+    """The namespaces a monitor's selector names (None: any)."""
+    selector = (monitor.get("spec") or {}).get("namespaceSelector") or {}
+    if selector.get("any"):
+        return None
+    return set(selector.get("matchNames") or [monitor["metadata"]["namespace"]])
+
+
+def test_ignore_namespace_selectors_stays_off_while_platform_monitors_look_elsewhere(env, release):
+    """The chart's kubelet, apiserver, coredns, ... ServiceMonitors select kube-system and
+    default from `monitoring`: ignoreNamespaceSelectors would leave them without targets."""
+    monitors = [o for o in platform_objects(env, release) if o["kind"] in MONITORS]
+    elsewhere = [
+        (o["metadata"]["namespace"], o["metadata"]["name"])
+        for o in monitors
+        if selected_namespaces(o) != {o["metadata"]["namespace"]}
+    ]
+    assert (monitoring.NAMESPACE, "kps-kubelet") in elsewhere
+    assert prometheus(env, release)["spec"].get("ignoreNamespaceSelectors") is not True
+
+
+def test_no_platform_monitor_honours_labels_of_tenant_targets(env, release):
+    """An excluded monitor is not relabelled: one that could scrape a tenant's pods must not
+    keep the pods' own `namespace` label (honorLabels)."""
+    platform = set(platform_namespaces())
+    for o in platform_objects(env, release):
+        if o["kind"] not in MONITORS:
+            continue
+        spec = o.get("spec") or {}
+        selected = selected_namespaces(o)
+        if selected is not None and selected <= platform:
+            continue
+        endpoints = spec.get("endpoints") or spec.get("podMetricsEndpoints") or []
+        assert not any(e.get("honorLabels") for e in endpoints), o["metadata"]
