@@ -23,7 +23,9 @@ to the tenant's top route and `continue: true`, prefixes its receivers `<ns>/<na
 puts its route before the platform's (prometheus-operator v0.81.0/v0.86.2/v0.89.0,
 pkg/alertmanager/amcfg.go: namespaceEnforcer.processRoute, continueToNextRoute,
 makeNamespacedString, ConfigBuilder.AddAlertmanagerConfigs). So a tenant's routes only ever
-see alerts of its own namespace, and the platform's routes still see every alert.
+see alerts of its own namespace, and the platform's routes still see every alert. That
+`namespace` label is the origin's: Prometheus enforces it on every rule and monitor outside
+the platform's namespaces (components/monitoring.py namespace_enforcement).
 """
 
 from __future__ import annotations
