@@ -4,6 +4,9 @@ tenant namespace."""
 
 from __future__ import annotations
 
+from mlplatform import kfp_pod_security
+from mlplatform.manifests import PodSecurity
+from mlplatform.releases import Release
 from mlplatform.scenarios.library import Plan, Scenario, Step, Target
 from mlplatform.scenarios.manifests import pipelines
 from mlplatform.scenarios.manifests.tenancy import Egress, Quota, ScenarioTenant
@@ -16,6 +19,13 @@ KFP_NAMESPACE_LABEL = {
 }  # KFP syncs its per-namespace objects
 
 
+def pod_security(release: Release) -> PodSecurity:
+    """`restricted` where the pinned KFP's run pods can pass it (KFP 2.16: the pipeline declares
+    runAsNonRoot on its non-root image), else `baseline` (mlplatform.kfp_pod_security)."""
+    blocker = kfp_pod_security.restricted(release.component("kfp").version).blocker
+    return "restricted" if blocker is None else "baseline"
+
+
 def build(t: Target) -> Plan:
     e = t.endpoints
     egress = (
@@ -23,7 +33,7 @@ def build(t: Target) -> Plan:
         Egress(e.minio_namespace, (int(e.minio_endpoint.rsplit(":", 1)[1]),)),
     )
     tenant = ScenarioTenant(t.namespace(NAME), NAME, t.flavor(NAME), Quota(cpu="2", memory="2Gi"),
-                            egress=egress, pod_security="baseline",  # Argo's executor containers
+                            egress=egress, pod_security=pod_security(t.release),
                             labels=KFP_NAMESPACE_LABEL)  # fmt: skip
     ns = tenant.namespace
     identities = pipelines.identities(ns)

@@ -109,11 +109,32 @@ def register(
     return add(registry_url, model_name, model_version, model.uri, model_format)["version_id"]
 
 
-def build_pipeline(image: str = DEFAULT_IMAGE) -> Any:
-    """The pipeline with every component on `image` (which must contain kfp)."""
+# What kfp-kubernetes 2.16's set_security_context(task, run_as_non_root=True) writes into a
+# task's platform config (kubeflow/pipelines 2.16.0 kubernetes_platform/proto/
+# kubernetes_executor_config.proto `security_context`); KFP 2.16's driver puts it on `main`
+# (backend/src/v2/driver/k8s.go), which Pod Security restricted needs. Older backends ignore it
+# (their util.UnmarshalString discards unknown fields).
+NON_ROOT = {"securityContext": {"runAsNonRoot": True}}
+
+
+def build_pipeline(image: str = DEFAULT_IMAGE, run_as_non_root: bool = False) -> Any:
+    """The pipeline with every component on `image` (which must contain kfp); with
+    `run_as_non_root` (only for an image with a numeric non-root USER) every task declares it."""
 
     def comp(fn: Any) -> Any:
-        return dsl.component(fn, base_image=image, install_kfp_package=False)
+        component = dsl.component(fn, base_image=image, install_kfp_package=False)
+        if not run_as_non_root:
+            return component
+
+        def task(**kwargs: Any) -> Any:
+            t = component(**kwargs)
+            t.platform_config["kubernetes"] = {
+                **t.platform_config.get("kubernetes", {}),
+                **NON_ROOT,
+            }
+            return t
+
+        return task
 
     pre_c, train_c, eval_c, deploy_c, register_c = map(
         comp, (preprocess, train, evaluate, deploy, register)
@@ -149,8 +170,8 @@ def build_pipeline(image: str = DEFAULT_IMAGE) -> Any:
     return conformance
 
 
-def compile_pipeline(out: Path, image: str = DEFAULT_IMAGE) -> Path:
-    compiler.Compiler().compile(build_pipeline(image), package_path=str(out))
+def compile_pipeline(out: Path, image: str = DEFAULT_IMAGE, run_as_non_root: bool = False) -> Path:
+    compiler.Compiler().compile(build_pipeline(image, run_as_non_root), package_path=str(out))
     return out
 
 
@@ -181,12 +202,13 @@ def main(argv: list[str] | None = None) -> None:
     c = sub.add_parser("compile")
     c.add_argument("--out", type=Path, required=True)
     c.add_argument("--image", default=DEFAULT_IMAGE)
+    c.add_argument("--non-root", action="store_true", help="every task declares runAsNonRoot")
     r = sub.add_parser("run-local")
     r.add_argument("--root", type=Path, required=True)
     r.add_argument("--min-accuracy", type=float, default=0.8)
     a = p.parse_args(argv)
     if a.cmd == "compile":
-        print(compile_pipeline(a.out, a.image))
+        print(compile_pipeline(a.out, a.image, a.non_root))
     else:
         print(json.dumps(run_local(a.root, a.min_accuracy).__dict__))
 
