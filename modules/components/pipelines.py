@@ -36,6 +36,10 @@ Upstream's env `env/cert-manager/platform-agnostic-multi-user` (every release) i
   MYSQL_ALLOW_EMPTY_PASSWORD) and every client already reads that Secret.
 - Routing. KFP's VirtualServices are bound to the platform gateway; its UI AuthorizationPolicy
   admits the platform gateway's principal (checked by the upstream rung).
+- Pod Security. Argo's executor settings are upstream's, unchanged: before KFP 2.16 no setting
+  makes a run's pods pass `restricted` (the compiled `kfp-launcher` init container), from 2.16
+  the author's runAsNonRoot does; mlplatform.kfp_pod_security holds the facts, tenant
+  validation warns, tests/upstream/test_kfp_pod_security.py renders the pods.
 """
 
 from __future__ import annotations
