@@ -78,6 +78,13 @@ def test_pinned_version_and_image_are_the_charts_own(env, release):
     (container,) = one(env, release, "Deployment")["spec"]["template"]["spec"]["containers"]
     assert container["image"] == image
     assert f"metrics-server:v{meta['appVersion']}" in (pin.notes or "")
+    # What the component module says are the chart's defaults, at this pin.
+    defaults = yaml.safe_load((root / "values.yaml").read_text())
+    assert defaults["securityContext"] == ms.SECURITY_CONTEXT
+    assert defaults["priorityClassName"] == ms.PRIORITY_CLASS
+    assert defaults["containerPort"] == ms.PORT
+    assert defaults["apiService"]["insecureSkipTLSVerify"] is True
+    assert ("tls" in defaults) is (ms.verified_api_service(pin.version, cert_manager=True))
 
 
 def test_every_value_we_pass_is_read_and_no_hook_is_relied_on(env, release):
@@ -130,6 +137,20 @@ def test_api_service_verified_through_cert_manager_where_the_chart_can(env, rele
     assert "--tls-cert-file=/tmp/tls-certs/tls.crt" in container["args"]
     issuer = certificate["spec"]["issuerRef"]
     assert [i["metadata"]["name"] for i in of_kind(env, release, "Issuer")] == [issuer["name"]]
+    # cert-manager's CA injector may patch APIServices (its chart's ClusterRole at this pin).
+    (cert_manager,) = [i for i in render.charts(graph(env, release)) if i.name == "cert-manager"]
+    if not Path(cert_manager.chart, "templates").is_dir():
+        pytest.skip(f"cert-manager {cert_manager.version} (with templates) not in {CACHE}")
+    roles = [
+        o
+        for o in render.helm_template(cert_manager, KUBERNETES_FOR[release])
+        if o["kind"] == "ClusterRole" and o["metadata"]["name"].endswith("cainjector")
+    ]
+    assert any(
+        "apiservices" in rule.get("resources", []) and "patch" in rule.get("verbs", [])
+        for role in roles
+        for rule in role["rules"]
+    )
 
 
 def test_kubelet_tls_skipped_in_dev_only(env, release):
