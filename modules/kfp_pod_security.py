@@ -47,6 +47,11 @@ LAUNCHER_BLOCKER = (
     "the executor pod's `kfp-launcher` init container has no securityContext (kubeflow/"
     "pipelines {tag} backend/src/v2/compiler/argocompiler/container.go:{line})"
 )
+# What kfp-kubernetes 2.16's set_security_context(task, run_as_non_root=True) writes into a
+# task's platform config (kubeflow/pipelines 2.16.0 kubernetes_platform/proto/
+# kubernetes_executor_config.proto `security_context`); KFP 2.16's driver puts it on `main`.
+# Older backends ignore it (their util.UnmarshalString discards unknown fields).
+NON_ROOT_TASK: dict[str, dict[str, bool]] = {"securityContext": {"runAsNonRoot": True}}
 BY_VERSION: dict[str, KfpPodSecurity] = {
     "2.5.0": KfpPodSecurity(
         LAUNCHER_BLOCKER.format(tag="2.5.0", line=383), "nothing that helps before KFP 2.16"

@@ -18,6 +18,8 @@ from typing import Any
 from kfp import compiler, dsl
 from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
+from mlplatform.kfp_pod_security import NON_ROOT_TASK
+
 PIPELINE_NAME = "mlplatform-conformance"
 DEFAULT_IMAGE = "python:3.11-slim"  # override with an image that has kfp installed
 TASKS = ("preprocess", "train", "evaluate", "deploy", "register")
@@ -109,12 +111,8 @@ def register(
     return add(registry_url, model_name, model_version, model.uri, model_format)["version_id"]
 
 
-# What kfp-kubernetes 2.16's set_security_context(task, run_as_non_root=True) writes into a
-# task's platform config (kubeflow/pipelines 2.16.0 kubernetes_platform/proto/
-# kubernetes_executor_config.proto `security_context`); KFP 2.16's driver puts it on `main`
-# (backend/src/v2/driver/k8s.go), which Pod Security restricted needs. Older backends ignore it
-# (their util.UnmarshalString discards unknown fields).
-NON_ROOT = {"securityContext": {"runAsNonRoot": True}}
+# kfp-kubernetes' set_security_context(task, run_as_non_root=True), without the package.
+NON_ROOT = NON_ROOT_TASK
 
 
 def build_pipeline(image: str = DEFAULT_IMAGE, run_as_non_root: bool = False) -> Any:

@@ -20,7 +20,6 @@ import pytest
 import yaml
 
 from mlplatform import kfp_pod_security, releases
-from mlplatform.scenarios.workloads.pipeline import NON_ROOT
 from tests.pod_security import problems
 from tests.upstream import CASE_IDS, CASES, needs_cache
 from tests.upstream.test_kfp import case
@@ -53,7 +52,7 @@ STRONGEST_ARGO_CONFIG: Obj = {
 # The pipeline author's part in 2.16 (kfp-kubernetes 2.16.0 set_security_context; the driver
 # merges it into `main`, backend/src/v2/driver/k8s.go line 724), as the conformance pipeline
 # declares it.
-AUTHOR = NON_ROOT["securityContext"]
+AUTHOR = kfp_pod_security.NON_ROOT_TASK["securityContext"]
 # The executor template's emptyDirs (container.go: volumeNameKFPLauncher, *ScratchName).
 EXECUTOR_VOLUMES = ("kfp-launcher", "gcs-scratch", "s3-scratch", "minio-scratch")
 EXECUTOR_VOLUMES += ("dot-local-scratch", "dot-cache-scratch", "dot-config-scratch")
