@@ -33,7 +33,7 @@ def test_every_pinned_kfp_version_is_verified(release):
 
 
 def test_an_unverified_kfp_version_is_refused_naming_where_to_add_it():
-    with pytest.raises(KeyError, match="kfp_pod_security.BY_VERSION"):
+    with pytest.raises(KeyError, match=r"kfp_pod_security\.BY_VERSION"):
         kfp_pod_security.restricted("9.9.9")
 
 
