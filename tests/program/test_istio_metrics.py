@@ -160,3 +160,14 @@ def test_every_istio_metric_the_panels_and_alerts_read_is_istios(release):
     assert {"istio_requests_total", "istio_request_duration_milliseconds_bucket"} <= used
     shipped = metrics.known(release)["istio"]
     assert used <= shipped, sorted(used - shipped)
+
+
+def test_the_proxies_series_keep_their_pods_namespaces(program):
+    """Prometheus enforces `namespace=<monitor's namespace>` on monitors outside the excluded
+    namespaces; ours sit in istio-system, so that must be excluded or every proxy's series
+    would be labelled istio-system."""
+    spec = program("dev").named(monitoring.RELEASE, CHART).inputs["values"]["prometheus"]
+    excluded = spec["prometheusSpec"]["excludedFromEnforcement"]
+    for resource in ("podmonitors", "servicemonitors"):
+        ref = {"group": "monitoring.coreos.com", "resource": resource, "namespace": istio.NAMESPACE}
+        assert ref in excluded, resource
