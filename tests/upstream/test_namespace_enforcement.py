@@ -15,11 +15,13 @@ from functools import cache
 from typing import Any
 
 import pytest
+import yaml
 
 from mlplatform import render
 from mlplatform.components import monitoring
 from mlplatform.graph import CHART
 from mlplatform.tenancy.spec import platform_namespaces
+from tests.crd_schema import schema_problems, to_json_schema
 from tests.upstream import CACHE, CASE_IDS, CASES, facts, needs_cache, upstream_graph
 from tests.upstream.test_chart_semantics import applied, chart_dir, install_of, templated
 
@@ -53,6 +55,10 @@ def platform_objects(env: str, release: str) -> tuple[Obj, ...]:
     return tuple(o for o in rendered.all() if o.get("kind") in RESOURCES)
 
 
+def install_version(env: str, release: str) -> str:
+    return install_of(upstream_graph(env, release), monitoring.RELEASE).version
+
+
 def is_excluded(cr: Obj, kind: str, namespace: str, name: str) -> bool:
     return any(
         ref.get("group", "monitoring.coreos.com") == "monitoring.coreos.com"
@@ -80,6 +86,14 @@ def test_the_prometheus_cr_enforces_namespaces_outside_the_platform(env, release
     assert spec["enforcedNamespaceLabel"] == "namespace"
     ours = monitoring.namespace_enforcement()["excludedFromEnforcement"]
     assert all(ref in spec["excludedFromEnforcement"] for ref in ours)
+    # The pinned CRD (the chart's crds subchart, operator v0.81.0/v0.86.2/v0.89.0) accepts it.
+    crd_path = chart_dir("kube-prometheus-stack", install_version(env, release))
+    crd = yaml.safe_load((crd_path / "charts/crds/crds/crd-prometheuses.yaml").read_text())
+    (served,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    schema = served["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    for key in monitoring.namespace_enforcement():
+        if key in spec:
+            assert not schema_problems(spec[key], to_json_schema(schema[key])), key
     excluded = {ref["namespace"] for ref in spec["excludedFromEnforcement"]}
     assert excluded == set(platform_namespaces())  # the chart's own refs are in `monitoring`
     assert "team-a" not in excluded
