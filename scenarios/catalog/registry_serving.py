@@ -5,12 +5,14 @@ InferenceService serves that URI with the team's own storage credentials.
 It runs in a platform tenant, not a scenario namespace: the registry server, its database
 account and the bucket keys are what the tenant's stack provisions (tenancy/registry.py,
 tenancy/storage.py). The tenant is the first whose namespace carries the registry and
-pipelines labels and admits KFP's Argo executor (Pod Security baseline); with none, the
-scenario is not applicable and says which setting makes it so.
+pipelines labels and admits KFP's pods (before KFP 2.16 only Pod Security baseline does:
+mlplatform.kfp_pod_security); with none, the scenario is not applicable and says which
+setting makes it so.
 """
 
 from __future__ import annotations
 
+from mlplatform import kfp_pod_security
 from mlplatform.components import model_registry as mr
 from mlplatform.components.pipelines import TENANTS as PIPELINES_LABELS
 from mlplatform.manifests import Obj
@@ -80,15 +82,16 @@ def made(s: Session) -> dict[str, Obj]:
 def build(t: Target) -> Plan:
     def tenant(s: Session) -> None:
         labels = {**mr.TENANTS, **PIPELINES_LABELS}
+        blocker = kfp_pod_security.restricted(t.release.component("kfp").version).blocker
         candidates = sorted(
             (n for n in s.cluster.list("v1", "Namespace", None, labels)
-             if n["metadata"]["labels"].get(ENFORCE) != "restricted"),
+             if not blocker or n["metadata"]["labels"].get(ENFORCE) != "restricted"),
             key=lambda n: n["metadata"]["name"],
         )  # fmt: skip
         if not candidates:
             s.state["no_tenant"] = (
                 "no tenant with a model registry admits KFP runs: give one `podSecurity: "
-                "baseline` (Argo's executor containers are not restricted)"
+                f"baseline` ({blocker})"
             )
             raise NotApplicable(s.state["no_tenant"])
         ns = candidates[0]["metadata"]["name"]

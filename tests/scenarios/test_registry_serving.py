@@ -61,8 +61,8 @@ def cluster(namespaces: list[dict], uri: str = URI, state: str = "SUCCEEDED") ->
     return c
 
 
-def run(c: KueueCluster, tmp_path):
-    rel = releases.load("1.11")
+def run(c: KueueCluster, tmp_path, release: str = "1.11"):
+    rel = releases.load(release)
     report = execute(c, Target(rel, Images.for_release(rel), "f4ke00"), [rs.NAME], tmp_path,
                      False, context="kind-test", waiter=Waiter(c.clock),
                      progress=Progress(io.StringIO()))  # fmt: skip
@@ -103,3 +103,10 @@ def test_a_failed_run_fails_the_registration_step(tmp_path):
     sc = run(cluster([tenant("team-a", "baseline")], state="FAILED"), tmp_path)
     step = next(s for s in sc.steps if s.name == "pipeline registers the model")
     assert step.status == "failed" and "ended FAILED" in step.message
+
+
+def test_from_kfp_2_16_a_restricted_tenant_runs_it(tmp_path):
+    """26.03's KFP hardens its own pods; the conformance pipeline declares runAsNonRoot."""
+    sc = run(cluster([tenant("team-a", "restricted")]), tmp_path, release="26.03")
+    assert sc.status == "passed", sc.message
+    assert all(s.status == "passed" for s in sc.steps)
