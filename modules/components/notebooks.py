@@ -77,7 +77,7 @@ GPU_MESSAGE = (
 BUCKET_PODDEFAULT, PIPELINES_PODDEFAULT = "team-bucket", "team-pipelines"
 PIPELINES_AUDIENCE = "pipelines.kubeflow.org"
 PIPELINES_TOKEN_DIR = "/var/run/secrets/kubeflow/pipelines"
-TENANT_LABEL_KEY = "mlplatform.io/tenant"  # tenancy.objects.TENANT_LABEL (imported there)
+TENANT_LABEL_KEY = "mlplatform.io/tenant"  # = tenancy.objects.TENANT_LABEL (upstream rung)
 
 
 class Notebooks(PlatformComponent):
