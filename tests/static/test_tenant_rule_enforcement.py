@@ -57,47 +57,50 @@ def operator_enforce(rule: dict[str, Any], spec: dict[str, Any]) -> dict[str, An
     return out
 
 
-SPOOFED = {
-    "apiVersion": "monitoring.coreos.com/v1",
-    "kind": "PrometheusRule",
-    "metadata": {"name": "page-team-a", "namespace": ATTACKER},
-    "spec": {
-        "groups": [
-            {
-                "name": "spoof",
-                "rules": [
-                    {
-                        "alert": "SpoofedLabel",
-                        "expr": "vector(1)",
-                        "labels": {"namespace": VICTIM, "severity": "critical"},
-                    },
-                    {
-                        "alert": "SpoofedSeries",
-                        "expr": f'kube_pod_info{{namespace="{VICTIM}"}} > 0',
-                        "labels": {"severity": "warning"},
-                    },
-                ],
-            }
-        ]
-    },
-}
+def spoofed(attacker: str, victim: str) -> dict[str, Any]:
+    """`attacker`'s PrometheusRule claiming `victim`'s namespace: by label, and by selecting
+    the victim's series (whose `namespace` an alert otherwise keeps)."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": f"page-{victim}", "namespace": attacker},
+        "spec": {
+            "groups": [
+                {
+                    "name": "spoof",
+                    "rules": [
+                        {
+                            "alert": "SpoofedLabel",
+                            "expr": "vector(1)",
+                            "labels": {"namespace": victim, "severity": "critical"},
+                        },
+                        {
+                            "alert": "SpoofedSeries",
+                            "expr": f'kube_pod_info{{namespace="{victim}"}} > 0',
+                            "labels": {"severity": "warning"},
+                        },
+                    ],
+                }
+            ]
+        },
+    }
 
 
-SERIES = {"namespace": VICTIM, "pod": "p"}  # one of team-a's series
-
-
-def fired(rule: dict[str, Any], tmp_path: Path, namespace: str) -> list[dict[str, str]]:
-    """The label sets of the alerts `rule` fires on SERIES, each checked by `promtool test
-    rules` to be: the series' labels (where the expression selects it), the rule's labels,
-    and `namespace=<namespace>`."""
+def fired(
+    rule: dict[str, Any], victim: str, tmp_path: Path, namespace: str
+) -> list[dict[str, str]]:
+    """The label sets of the alerts `rule` fires on one series of `victim`'s, each checked by
+    `promtool test rules` to be: the series' labels (where the expression selects it), the
+    rule's labels, and `namespace=<namespace>`."""
+    series_labels = {"namespace": victim, "pod": "p"}
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
     alerts = []
     for group in rule["spec"]["groups"]:
         for r in group["rules"]:
-            selected = SERIES if "kube_pod_info" in r["expr"] else {}
+            selected = series_labels if "kube_pod_info" in r["expr"] else {}
             labels = {**selected, **(r.get("labels") or {}), "namespace": namespace}
             alerts.append({"alertname": r["alert"], **labels})
-    series = "kube_pod_info{" + ", ".join(f'{k}="{v}"' for k, v in SERIES.items()) + "}"
+    series = "kube_pod_info{" + ", ".join(f'{k}="{v}"' for k, v in series_labels.items()) + "}"
     case = {
         "interval": "1m",
         "input_series": [{"series": series, "values": "1x5"}],
@@ -127,13 +130,29 @@ def test_a_tenant_rule_cannot_route_alerts_to_another_teams_receivers(program, t
     g = program("staging")
     path = check(operator_merge(g), tmp_path / "merged.yaml")
     # Without enforcement the spoof works: both alerts fire for team-a and reach its mail/Slack.
-    for alert in fired(SPOOFED, tmp_path, VICTIM):
+    rule = spoofed(ATTACKER, VICTIM)
+    for alert in fired(rule, VICTIM, tmp_path, VICTIM):
         assert all(r.startswith(VICTIM_RECEIVERS) for r in receivers(path, **alert)), alert
     # With the program's values, both alerts carry team-b's namespace: the platform's
     # receiver only (team-b has none of its own), never team-a's.
-    enforced = operator_enforce(SPOOFED, prometheus_spec(g))
-    for alert in fired(enforced, tmp_path, ATTACKER):
+    enforced = operator_enforce(rule, prometheus_spec(g))
+    for alert in fired(enforced, VICTIM, tmp_path, ATTACKER):
         assert receivers(path, **alert) == ["platform-slack"], alert
+
+
+@needs_amtool
+@pytest.mark.parametrize("claimed", ["team-b", "monitoring"])
+def test_a_tenants_rules_reach_its_own_receivers_whatever_namespace_they_claim(
+    program, tmp_path, claimed
+):
+    """team-a's rules claiming team-b's or the platform's namespace route as team-a's alerts:
+    to team-a's receivers only (its critical route to its mail, the rest to its Slack)."""
+    g = program("staging")
+    path = check(operator_merge(g), tmp_path / "merged.yaml")
+    enforced = operator_enforce(spoofed(VICTIM, claimed), prometheus_spec(g))
+    alerts = {a["alertname"]: a for a in fired(enforced, claimed, tmp_path, VICTIM)}
+    assert receivers(path, **alerts["SpoofedLabel"]) == [f"{VICTIM_RECEIVERS}team-mail"]
+    assert receivers(path, **alerts["SpoofedSeries"]) == [f"{VICTIM_RECEIVERS}team-slack"]
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
