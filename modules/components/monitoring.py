@@ -64,9 +64,10 @@ RELOADER_RESOURCES = {
 # of kube-prometheus-stack 70.4.2/79.12.0/82.4.0), pkg/namespacelabeler/labeler.go: for every
 # PrometheusRule not excluded, EnforceNamespaceLabel sets the label `enforcedNamespaceLabel`
 # to the rule's own namespace on every rule (rule labels override the series' labels) and
-# injects `<label>="<namespace>"` into every vector selector of its expression (prom-label-
-# proxy's enforcer, replacing a matcher on that label); for every monitor not excluded
-# (ServiceMonitor, PodMonitor, Probe, ScrapeConfig: pkg/prometheus/promcfg.go),
+# injects `<label>="<namespace>"` into every vector selector of its expression, dropping the
+# selector's own matchers on that label (prom-label-proxy v0.11.0/v0.12.1, the operators'
+# go.mod, injectproxy/enforce.go EnforceMatchers with errorOnReplace false); for every monitor
+# not excluded (ServiceMonitor, PodMonitor, Probe, ScrapeConfig: pkg/prometheus/promcfg.go),
 # GetRelabelingConfigs appends `target_label: <label>, replacement: <namespace>` as the last
 # relabeling and metric relabeling, overriding any other. IsExcluded matches an
 # `excludedFromEnforcement` reference by namespace and resource, a reference without `name`
