@@ -151,3 +151,19 @@ def test_bad_katib_config_is_rejected_before_any_resource(edit, expected):
     config = stack_config("dev")
     edit(config["platform"])
     assert_rejected(config, expected)
+
+
+@pytest.mark.parametrize(
+    ("early_stopping", "admitted"), [(None, True), ({"algorithmName": "medianstop"}, False)]
+)
+def test_the_early_stopping_expression_refuses_exactly_early_stopping(early_stopping, admitted):
+    """The policy's CEL, evaluated (cel-python) on an Experiment as the tenant writes it."""
+    celpy = pytest.importorskip("celpy")
+    (validation,) = katib.early_stopping_policy()[0]["spec"]["validations"]
+    env = celpy.Environment()
+    program = env.program(env.compile(validation["expression"]))
+    spec = {"objective": {"type": "maximize"}, "maxTrialCount": 3}
+    if early_stopping:
+        spec["earlyStopping"] = early_stopping
+    experiment = {"apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment", "spec": spec}
+    assert bool(program.evaluate({"object": celpy.json_to_cel(experiment)})) is admitted
