@@ -13,6 +13,7 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import yaml
+from packaging.version import Version
 
 from mlplatform import kueue_objects, manifests, netpol
 from mlplatform.component import Context, PlatformComponent
@@ -24,6 +25,11 @@ WEBHOOK_PORT = 9443
 METRICS_PORT = 8443
 VISIBILITY_PORT = 8082  # the aggregated visibility API the API server proxies to
 HEALTH_PORT = 8081
+# A job without `kueue.x-k8s.io/queue-name` joins its namespace's LocalQueue `default` only
+# with feature gate LocalQueueDefaulting: alpha and off in Kueue 0.10-0.11, beta and on from
+# 0.12 (kubernetes-sigs/kueue pkg/features/kube_features.go at v0.11.4, v0.14.8, v0.16.1).
+# Without it a tenant's unlabelled job is not a Kueue workload at all: outside its queue.
+LOCAL_QUEUE_DEFAULTING_ON_FROM = Version("0.12")
 # Which platform piece must be deployed for Kueue to manage a framework's jobs.
 FRAMEWORK_NEEDS: dict[str, str] = {
     "kubeflow.org/pytorchjob": "operator",
@@ -81,6 +87,13 @@ def manager_config(config: PlatformConfig) -> ManagerConfig:
     return out
 
 
+def feature_gates(version: str) -> dict[str, Any]:
+    """`controllerManager.featureGates` for the pinned Kueue (the chart's list of name/enabled)."""
+    if Version(version.lstrip("v")) < LOCAL_QUEUE_DEFAULTING_ON_FROM:
+        return {"featureGates": [{"name": "LocalQueueDefaulting", "enabled": True}]}
+    return {}
+
+
 def platform_objects(config: PlatformConfig) -> list[manifests.Obj]:
     """ResourceFlavors and WorkloadPriorityClasses in the release's Kueue API version."""
     api = config.catalogue.component("kueue").api("kueue")
@@ -134,6 +147,7 @@ class Kueue(PlatformComponent):
                 "enablePrometheus": monitoring,
                 "enableCertManager": components.cert_manager.enabled,
                 "controllerManager": {
+                    **feature_gates(ctx.component("kueue").version),
                     "replicas": cfg.replicas,
                     "manager": {"resources": cfg.resources.as_k8s()},
                     "podDisruptionBudget": {

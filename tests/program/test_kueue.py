@@ -296,3 +296,14 @@ def test_bad_kueue_config_is_rejected_before_any_resource(case):
     cfg = stack_config("dev")
     edit(cfg)
     assert_rejected(cfg, expected)
+
+
+# Releases whose Kueue has LocalQueueDefaulting off by default (alpha before 0.12).
+DEFAULTING_GATE = {"1.10": [{"name": "LocalQueueDefaulting", "enabled": True}]}
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_unlabelled_tenant_jobs_join_the_default_queue_on_every_release(program, release):
+    """Tenants get LocalQueue `default`; the gate makes Kueue put unlabelled jobs in it."""
+    values = program("dev", release).named("kueue", CHART).inputs["values"]
+    assert values["controllerManager"].get("featureGates") == DEFAULTING_GATE.get(release)
