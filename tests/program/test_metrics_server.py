@@ -9,7 +9,7 @@ from mlplatform.config.metrics_server import MetricsServer
 from mlplatform.graph import CHART, CONFIG_GROUP
 from mlplatform.platform import load_config
 from mlplatform.reachability import Endpoint, Network
-from tests.conftest import stack_config
+from tests.conftest import assert_rejected, stack_config
 from tests.schema import problems
 
 TOKEN = "mlplatform:metrics_server:MetricsServer"
@@ -155,3 +155,9 @@ def test_restricted_namespace_and_schema_valid_objects(program, env_release):
         "allow-apiserver-aggregation",
     }
     assert [f"{o.ref}: {p}" for o in mine for p in problems(o.obj, version)] == []
+
+
+def test_a_tenant_cannot_take_its_namespace():
+    config = stack_config("dev")
+    config["tenants"] = [{**config["tenants"][0], "name": ms.NAMESPACE}]
+    assert_rejected(config, f"tenants[0].name: {ms.NAMESPACE!r} is a platform namespace")
