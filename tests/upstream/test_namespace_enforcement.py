@@ -129,9 +129,28 @@ def test_ignore_namespace_selectors_stays_off_while_platform_monitors_look_elsew
     assert prometheus(env, release)["spec"].get("ignoreNamespaceSelectors") is not True
 
 
-def test_no_platform_monitor_honours_labels_of_tenant_targets(env, release):
-    """An excluded monitor is not relabelled: one that could scrape a tenant's pods must not
-    keep the pods' own `namespace` label (honorLabels)."""
+def namespace_writers(endpoint: Obj) -> list[Obj]:
+    """An endpoint's relabelings that may set `namespace` from anything but the target's
+    namespace: another source, a labelmap (e.g. of pod labels), any metric relabeling."""
+    found = []
+    for rule in endpoint.get("relabelings") or []:
+        action = (rule.get("action") or "replace").lower()
+        if action == "labelmap" or (
+            rule.get("targetLabel") == "namespace"
+            and rule.get("sourceLabels") != ["__meta_kubernetes_namespace"]
+        ):
+            found.append(rule)
+    for rule in endpoint.get("metricRelabelings") or []:
+        action = (rule.get("action") or "replace").lower()
+        if action == "labelmap" or rule.get("targetLabel") == "namespace":
+            found.append(rule)
+    return found
+
+
+def test_no_platform_monitor_lets_tenant_targets_choose_their_namespace(env, release):
+    """An excluded monitor is not relabelled: one that could scrape a tenant's pods (Istio's
+    envoy-stats PodMonitor selects every namespace) must keep the target's own namespace (the
+    operator's default relabeling): no honorLabels, nothing else writing `namespace`."""
     platform = set(platform_namespaces())
     for o in platform_objects(env, release):
         if o["kind"] not in MONITORS:
@@ -142,3 +161,4 @@ def test_no_platform_monitor_honours_labels_of_tenant_targets(env, release):
             continue
         endpoints = spec.get("endpoints") or spec.get("podMetricsEndpoints") or []
         assert not any(e.get("honorLabels") for e in endpoints), o["metadata"]
+        assert not [r for e in endpoints for r in namespace_writers(e)], o["metadata"]
