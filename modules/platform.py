@@ -18,6 +18,7 @@ from mlplatform.components.gpu import GpuDevicePlugin
 from mlplatform.components.gpu_telemetry import GpuTelemetry
 from mlplatform.components.identity import Identity, ext_authz_provider, oidc_client_secret
 from mlplatform.components.istio import Istio
+from mlplatform.components.istio_cni import IstioCni
 from mlplatform.components.katib import Katib
 from mlplatform.components.kubeflow_namespace import KubeflowNamespace
 from mlplatform.components.kueue import Kueue
@@ -139,11 +140,14 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
     issuer = (
         cert_manager.issuer_name if cert_manager else config.ingress.tls.existing_cluster_issuer
     )
+    # Istio CNI before istiod: injected pods get no privileged init container, so they
+    # start under Pod Security `restricted`, once the agent runs on their node.
+    istio_cni = IstioCni(ctx) if enabled.istio.enabled else None
     istio = (
         Istio(
             ctx,
             issuer_name=issuer or "",
-            depends_on=[cert_manager],
+            depends_on=[cert_manager, istio_cni],
             extension_providers=[ext_authz_provider()],
             # The proxies' monitors apply after monitoring's CRDs (its chart).
             monitoring_crds=monitoring.helm if monitoring else None,
@@ -238,6 +242,7 @@ def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[st
         "monitoring": monitoring,
         "cert_manager": cert_manager,
         "metrics_server": metrics_server,
+        "istio_cni": istio_cni,
         "istio": istio,
         "minio": minio,
         "kueue": kueue,

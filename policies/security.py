@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
-from mlplatform.components import gpu, gpu_telemetry, logging
+from mlplatform.components import gpu, gpu_telemetry, istio_cni, logging
 from mlplatform.policies.core import Config, Policy, View, Violation, list_of_strings
 from mlplatform.policies.pods import Container, containers, pod_templates
 from mlplatform.policies.tenancy import ENFORCE, tenant_workloads
@@ -38,6 +38,12 @@ GPU_MPS_CONTROL_DAEMON = f"DaemonSet/{gpu.NAMESPACE}/{gpu.MPS_CONTROL_DAEMON}"
 # (NVIDIA/dcgm-exporter deployment/templates/daemonset.yaml and values.yaml `securityContext`,
 # charts 4.2.0-4.8.1); it runs only on real NVIDIA nodes (modules/components/gpu_telemetry.py).
 GPU_DCGM_EXPORTER = f"DaemonSet/{gpu_telemetry.NAMESPACE}/{gpu_telemetry.RELEASE}"
+# The Istio CNI agent writes its plugin and chained config into the node's CNI directories and
+# enters pods' network namespaces (/proc, /var/run/netns) to set up and repair their redirection:
+# hostPath mounts and NET_ADMIN, NET_RAW, SYS_PTRACE, SYS_ADMIN, DAC_OVERRIDE, not privileged
+# (istio/istio manifests/charts/istio-cni/templates/daemonset.yaml, 1.28.0 and 1.29.1). It is
+# what lets every injected pod run without them (modules/components/istio_cni.py).
+ISTIO_CNI_AGENT = f"DaemonSet/{istio_cni.NAMESPACE}/{istio_cni.DAEMONSET}"
 # Pod Security Standards (kubernetes/website content/en/docs/concepts/security/
 # pod-security-standards.md, "Capabilities"): baseline forbids adding anything beyond this
 # list; restricted requires drop ALL and allows adding back only NET_BIND_SERVICE.
@@ -292,6 +298,7 @@ POLICIES = [
                 GPU_DCGM_EXPORTER,
                 NODE_EXPORTER,
                 LOG_COLLECTOR,
+                ISTIO_CNI_AGENT,
             ]
         },
         schema={"allowed": list_of_strings(ALLOWED)},
@@ -330,7 +337,7 @@ POLICIES = [
         "only), even after dropping ALL.",
         "mandatory",
         stack_check=_capabilities,
-        defaults={"allowed": [GPU_DEVICE_PLUGIN, GPU_DCGM_EXPORTER]},
+        defaults={"allowed": [GPU_DEVICE_PLUGIN, GPU_DCGM_EXPORTER, ISTIO_CNI_AGENT]},
         schema={"allowed": list_of_strings(ALLOWED)},
     ),
     Policy(

@@ -82,7 +82,16 @@ class Istio(PlatformComponent):
                 "replicaCount": cfg.pilot_replicas,
                 "autoscaleEnabled": False,
                 "resources": cfg.resources.as_k8s(),
-                "global": {"defaultPodDisruptionBudget": {"enabled": ha}, **_hub(ctx)},
+                # Istio CNI (istio_cni.py) redirects traffic, so the injector emits the
+                # unprivileged `istio-validation` instead of `istio-init` (uid 0, NET_ADMIN),
+                # which Pod Security refuses (files/injection-template.yaml, 1.28.0, 1.29.1).
+                "cni": {"enabled": True},
+                "global": {
+                    "defaultPodDisruptionBudget": {"enabled": ha},
+                    # The injected containers' seccomp profile: restricted requires one.
+                    "proxy": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    **_hub(ctx),
+                },
                 "meshConfig": {
                     "accessLogFile": "/dev/stdout",
                     "extensionProviders": list(extension_providers),

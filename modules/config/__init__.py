@@ -171,12 +171,38 @@ class GatewayNodePorts(Model):
         return self
 
 
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/") or ".." in value.split("/"):
+        raise ValueError(f"{value!r} must be an absolute node path such as /opt/cni/bin")
+    return value
+
+
+NodePath = Annotated[str, AfterValidator(_absolute_path)]
+
+
+class IstioCni(Model):
+    """The Istio CNI node agent (modules/components/istio_cni.py). The directories are the
+    node's CNI plugin binaries and network config: the chart's defaults (istio/istio
+    manifests/charts/istio-cni/values.yaml, 1.28.0 and 1.29.1), which kind's kindnet and most
+    clusters use; GKE's nodes keep the binaries in /home/kubernetes/bin
+    (templates/daemonset.yaml `$detectedBinDir`)."""
+
+    bin_dir: NodePath = "/opt/cni/bin"
+    conf_dir: NodePath = "/etc/cni/net.d"
+    # The chart's requests (values.yaml `resources`), bounded.
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="100m", memory="100Mi"),
+        limits=ResourceList(cpu="500m", memory="256Mi"),
+    )
+
+
 class Istio(Toggle):
     pilot_replicas: Replicas = 1
     gateway_replicas: Replicas = 1
     gateway_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "NodePort"
     gateway_node_ports: GatewayNodePorts | None = None
     resources: Resources = Resources()
+    cni: IstioCni = IstioCni()
 
     @model_validator(mode="after")
     def _node_ports_need_node_port_service(self) -> Istio:

@@ -88,6 +88,7 @@ class KubernetesRange(_Strict):
 ComponentName = Literal[
     "cert_manager",
     "istio",
+    "istio_cni",
     "minio",
     "monitoring",
     "metrics_server",

@@ -70,6 +70,8 @@ def test_every_policy_is_adapted_with_its_level_and_config_schema(pack):
         "DaemonSet/nvidia-device-plugin/nvidia-device-plugin-mps-control-daemon",
         "DaemonSet/nvidia-device-plugin/dcgm-exporter",
         "DaemonSet/monitoring/*node-exporter*",
+        "DaemonSet/log-collector/alloy",
+        "DaemonSet/istio-cni/istio-cni-node",
     ]
 
 
