@@ -52,8 +52,19 @@ def leaves(values: Any, path: str = "") -> Iterator[str]:
         yield path
 
 
+# Values a chart's templates read other than as `.Values.<path>`, which is all facts.json's
+# `values_read` sees; each with where (tests/upstream/test_istio_cni.py checks the templates).
+INDIRECT_READS: dict[str, dict[str, str]] = {
+    "istiod": {
+        "cni": 'templates/istiod-injector-configmap.yaml `pick .Values "cni" "env"`: the '
+        "injection template's .Values.pilot.cni",
+    },
+}
+
+
 def read_by(chart: str, version: str) -> set[str]:
-    """Values the chart reads: its templates' (facts) and Helm's own dependency conditions."""
+    """Values the chart reads: its templates' (facts), those read indirectly and Helm's own
+    dependency conditions."""
     assert CACHE is not None
     meta = yaml.safe_load((CACHE.chart(chart, version) / "Chart.yaml").read_text())
     conditions = {
@@ -62,7 +73,9 @@ def read_by(chart: str, version: str) -> set[str]:
         for c in str(dep.get("condition") or "").split(",")
         if c.strip()
     }
-    return set(facts(chart, version)["values_read"]) | conditions
+    return (
+        set(facts(chart, version)["values_read"]) | conditions | set(INDIRECT_READS.get(chart, {}))
+    )
 
 
 def merged(defaults: Any, ours: Any) -> Any:
