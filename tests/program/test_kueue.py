@@ -147,7 +147,8 @@ def test_metrics_certs_and_namespace(program):
 
 
 def test_without_monitoring_and_cert_manager(program):
-    g = program("dev", edit=_edit(monitoring={"enabled": False}, certManager={"enabled": False}))
+    off = {"enabled": False}  # katib and notebooks need cert-manager for their webhooks
+    g = program("dev", edit=_edit(monitoring=off, certManager=off, katib=off, notebooks=off))
     values = g.named("kueue", CHART).inputs["values"]
     assert values["enablePrometheus"] is False and values["enableCertManager"] is False
     assert "internalCertManagement" not in _manager_config(g)

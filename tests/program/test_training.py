@@ -66,8 +66,9 @@ def test_kubeflow_namespace_is_created_once(program, env_release):
 
 
 def test_kubeflow_namespace_for_the_operator_alone(program):
-    def operator_only(cfg):
-        cfg["platform"]["components"]["pipelines"] = {"enabled": False}
+    def operator_only(cfg):  # nothing else in `kubeflow` runs sidecars
+        for name in ("pipelines", "katib", "dashboard", "notebooks"):
+            cfg["platform"]["components"][name] = {"enabled": False}
 
     labels = program("dev", edit=operator_only).object("Namespace", "kubeflow")["metadata"]
     assert labels["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
@@ -135,8 +136,8 @@ def test_trainer_namespace_and_policies(program):
 
 def test_no_pod_monitor_without_monitoring(program):
     def off(cfg):  # same config as test_kueue's, so the recorded graph is shared
-        cfg["platform"]["components"]["monitoring"] = {"enabled": False}
-        cfg["platform"]["components"]["certManager"] = {"enabled": False}
+        for name in ("monitoring", "certManager", "katib", "notebooks"):
+            cfg["platform"]["components"][name] = {"enabled": False}
 
     g = program("dev", edit=off)
     assert not any(o.kind == "PodMonitor" for o in g.objects() if o.namespace == "kubeflow")

@@ -109,9 +109,8 @@ def test_cli_dev_to_prod(capsys):
     assert "tenants[team-a].name" in found["config"]["removed"]
     assert "mlplatform:tenancy:Tenant::nlp" in found["resources"]["added"]
     assert "ClusterQueue/tenant-nlp" in found["objects"]["added"]
-    assert found["charts"]["added"] == {
-        "nvidia-device-plugin": found["charts"]["added"]["nvidia-device-plugin"]
-    }
+    # prod has GPUs: the device plugin and its telemetry (DCGM exporter) are its only charts
+    assert set(found["charts"]["added"]) == {"nvidia-device-plugin", "dcgm-exporter"}
     assert found["charts"]["changed"]["cert-manager"]["values"]["changed"]["replicaCount"] == {
         "from": 1,
         "to": 2,

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from mlplatform import releases, render
+from mlplatform import alerting, releases, render
 from mlplatform.components import minio, pipelines
+from mlplatform.components import model_registry as mr
 from mlplatform.components.istio import GATEWAY_PRINCIPAL, PLATFORM_GATEWAY
 from mlplatform.components.istio import NAMESPACE as GATEWAY_NAMESPACE
 from mlplatform.components.kubeflow_namespace import NAMESPACE
@@ -485,7 +486,15 @@ def test_no_tenant_is_handed_root_or_platform_credentials(env, release):
     for ns in (t["metadata"]["name"] for t in tenants):
         mine = {(o.kind, o.name): o.obj for o in c.ours(ns)}
         secrets = {n for k, n in mine if k == "Secret"}
-        assert secrets == {storage.CREDENTIALS}, ns
+        # Beside its bucket keys a tenant holds only its own registry database account and
+        # its own alert receivers' credentials.
+        assert storage.CREDENTIALS in secrets, ns
+        assert secrets - {storage.CREDENTIALS} <= {mr.DB_SECRET, alerting.TENANT_SECRET}, ns
+        if mr.DB_SECRET in secrets:
+            account = mine[("Secret", mr.DB_SECRET)]["stringData"]
+            registry_root = c.our("Secret", mr.DB_SECRET, NAMESPACE).obj["stringData"]
+            assert account[mr.USER_KEY] != "root", ns
+            assert account[mr.PASSWORD_KEY] != registry_root[mr.PASSWORD_KEY], ns
         creds = mine[("Secret", storage.CREDENTIALS)]["stringData"]
         assert not set(creds.values()) & platform, f"{ns} holds platform keys"
         (job,) = [
