@@ -9,7 +9,7 @@ import pulumi
 
 from mlplatform import manifests, netpol
 from mlplatform.component import Context, PlatformComponent
-from mlplatform.components import istio_metrics
+from mlplatform.components import gateway_api, istio_metrics
 from mlplatform.config import Istio as IstioConfig
 from mlplatform.mirror import rewrite_image
 
@@ -67,8 +67,11 @@ class Istio(PlatformComponent):
                     NAMESPACE,
                     [istio_metrics.ISTIOD_METRICS_PORT, istio_metrics.MERGED_METRICS_PORT],
                 ),
+                *gateway_api.network_policies(),
             ],
         )
+        # Gateway API CRDs before istiod, whose Gateway API controller serves them.
+        self.gateway_api_crds = self.manifests("gateway-api-crds", "gateway_api", depends_on=[ns])
         base = self.chart(
             "istio-base", "istio", NAMESPACE, {"defaultRevision": "default"}, depends_on=[ns]
         )
@@ -98,7 +101,7 @@ class Istio(PlatformComponent):
                 },
             },
             chart="istiod",
-            depends_on=[base],
+            depends_on=[base, self.gateway_api_crds],
         )
         self.gateway_chart = self.chart(
             GATEWAY_RELEASE,
@@ -157,6 +160,12 @@ class Istio(PlatformComponent):
                 },
             ],
             depends_on=[self.gateway_chart],
+        )
+        # The internal inference Gateway (gateway_api.py), deployed and programmed by istiod.
+        self.inference_gateway = self.objects(
+            "inference-gateway",
+            gateway_api.inference_gateway(ctx.component("gateway_api").api("gateway")),
+            depends_on=[istiod, self.gateway_api_crds],
         )
         if monitoring_crds is not None:
             # Every proxy's and istiod's metrics; the CRDs come with monitoring's chart.

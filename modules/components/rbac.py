@@ -131,6 +131,13 @@ AREA_RULES: dict[str, dict[str, list[dict[str, list[str]]]]] = {
                 ],
                 "verbs": READ,
             },
+            # Routes to a tenant's models through the inference Gateway (gateway_api.py);
+            # Gateways themselves are the platform's.
+            {
+                "apiGroups": ["gateway.networking.k8s.io"],
+                "resources": ["httproutes", "httproutes/status"],
+                "verbs": READ,
+            },
         ],
         "edit": [
             {
@@ -141,6 +148,11 @@ AREA_RULES: dict[str, dict[str, list[dict[str, list[str]]]]] = {
                     "trainedmodels",
                     "inferencegraphs",
                 ],
+                "verbs": WRITE,
+            },
+            {
+                "apiGroups": ["gateway.networking.k8s.io"],
+                "resources": ["httproutes"],
                 "verbs": WRITE,
             },
         ],

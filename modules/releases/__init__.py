@@ -89,6 +89,7 @@ ComponentName = Literal[
     "cert_manager",
     "istio",
     "istio_cni",
+    "gateway_api",
     "minio",
     "monitoring",
     "metrics_server",
