@@ -185,6 +185,24 @@ EXPERIMENT_SPEC: dict[str, Any] = {
 }  # fmt: skip
 
 
+# gateway.networking.k8s.io/v1 HTTPRoute: the v1 schema's properties in gateway-api v1.4.0
+# config/crd/standard/gateway.networking.k8s.io_httproutes.yaml (the release's
+# standard-install.yaml); the upstream rung validates against the whole schema.
+_HEADERS = {"set": [_FIELDS], "add": [_FIELDS], "remove": None}
+_HTTP_FILTER = {"type": None, "requestHeaderModifier": _HEADERS,
+                "responseHeaderModifier": _HEADERS, "requestMirror": None,
+                "requestRedirect": None, "urlRewrite": None, "extensionRef": None}  # fmt: skip
+HTTPROUTE_SPEC: dict[str, Any] = {
+    "parentRefs": [{"group", "kind", "name", "namespace", "port", "sectionName"}],
+    "hostnames": None,
+    "rules": [{"name": None, "timeouts": None, "filters": [_HTTP_FILTER],
+               "matches": [{"path": {"type", "value"}, "headers": None, "queryParams": None,
+                            "method": None}],
+               "backendRefs": [{"group": None, "kind": None, "name": None, "namespace": None,
+                                "port": None, "weight": None, "filters": [_HTTP_FILTER]}]}],
+}  # fmt: skip
+
+
 def shape_unknown(data: Any, shape: Any, where: str = "") -> list[str]:
     """Keys of `data` the shape does not declare (None: anything; set: leaf keys)."""
     if shape is None:
@@ -220,6 +238,8 @@ def problems(obj: dict[str, Any], kubernetes_version: str, legacy_ok: bool = Fal
     key = (group, obj["kind"])
     if key == ("kubeflow.org", "Experiment"):
         return experiment_problems(obj, kubernetes_version)
+    if key == ("gateway.networking.k8s.io", "HTTPRoute"):
+        return shape_unknown(obj["spec"], HTTPROUTE_SPEC, ".spec")
     if key in OPENAPI_KINDS:
         name = OPENAPI_KINDS[key]
         found = openapi_unknown(obj, name)

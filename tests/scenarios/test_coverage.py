@@ -51,6 +51,7 @@ def test_every_must_is_proved_or_answered(release, kubernetes):
     # What the platform proves rather than answers: guards against dropping a `proves=`.
     proved = {r for r, c in cov.items() if c.state == "proved"}
     assert proved == {
+        "ai_inference",
         "gang_scheduling",
         "pod_autoscaling",
         "accelerator_metrics",
@@ -59,6 +60,7 @@ def test_every_must_is_proved_or_answered(release, kubernetes):
         "robust_controller",
     }
     assert proves["gang-scheduling"] == ["gang_scheduling"]
+    assert proves["inference-traffic"] == ["ai_inference"]
 
 
 def _target(release: str):
@@ -74,7 +76,7 @@ def test_musts_answered_not_proved_are_few_and_named():
     musts = {
         r for v in requirements.versions() for r, lv in cat.checklists[v].items() if lv == "MUST"
     }
-    assert set(cat.gaps) & musts == {"ai_inference"}
+    assert set(cat.gaps) & musts == set()
     assert set(cat.not_applicable) & musts == {"dra_support", "cluster_autoscaling"}
 
 
@@ -111,7 +113,10 @@ def test_unproved_must_is_reported():
     cl = requirements.checklist("1.34")
     cov = requirements.coverage(cl, [])
     assert "gang_scheduling" in requirements.unaccounted_musts(cov)
-    assert "ai_inference" not in requirements.unaccounted_musts(cov)  # a declared gap
+    assert "ai_inference" in requirements.unaccounted_musts(cov)  # no longer a declared gap
+    assert "dra_support" not in requirements.unaccounted_musts(cov)  # not applicable
+    gap = requirements.coverage(requirements.checklist("1.35"), [])["gpu_sharing"]
+    assert (gap.state, "timeSlicing" in gap.why) == ("not covered", True)  # a declared gap
 
 
 def test_list_json_shape(capsys):
@@ -134,8 +139,15 @@ def test_list_json_shape(capsys):
     }
     assert doc["coverage"]["dra_support"]["level"] == "SHOULD"
     assert doc["coverage"]["cluster_autoscaling"]["status"] == "not applicable"
-    assert doc["coverage"]["ai_inference"]["status"] == "not covered"
-    assert "gateway.networking.k8s.io" in doc["coverage"]["ai_inference"]["why"]
+    assert doc["coverage"]["ai_inference"] == {
+        "level": "MUST",
+        "status": "proved",
+        "by": [
+            "inference-traffic / Gateway programmed",
+            "inference-traffic / route accepted",
+            "inference-traffic / traffic follows weights",
+        ],
+    }
 
 
 def test_list_defaults_and_refusals(capsys):
