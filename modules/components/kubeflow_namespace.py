@@ -31,16 +31,16 @@ class KubeflowNamespace(PlatformComponent):
     def __init__(self, ctx: Context, depends_on: Sequence[pulumi.Resource | None] = ()) -> None:
         super().__init__("kubeflow:KubeflowNamespace", "kubeflow-namespace", ctx, depends_on)
         # Pipelines: multi-user KFP relies on Istio sidecars (its AuthorizationPolicies and the
-        # kubeflow-userid header), whose istio-init needs NET_ADMIN (privileged without Istio
-        # CNI); its pods reach the platform MinIO. The dashboard, kfam and the notebook
-        # apps run with sidecars too (their pods opt in by label). Katib's UI opts into a
-        # sidecar by label.
+        # kubeflow-userid header); its pods reach the platform MinIO. The dashboard, kfam and
+        # the notebook apps run with sidecars too (their pods opt in by label), so does
+        # Katib's UI. Istio CNI (istio_cni.py) sets up their traffic redirection, so the
+        # injected istio-validation and istio-proxy need no privilege: `baseline` holds.
         components = ctx.config.components
         pipelines = components.pipelines.enabled
         mesh = pipelines or components.katib.enabled or kubeflow_apps(components)
         labels = {"istio-injection": "enabled", **netpol.OBJECT_STORE_CLIENT} if pipelines else {}
         objs = [
-            manifests.namespace(NAMESPACE, "privileged" if mesh else "baseline", labels),
+            manifests.namespace(NAMESPACE, "baseline", labels),
             *netpol.baseline(NAMESPACE, self.ctx.config.network.api_server_cidrs),
         ]
         if mesh and components.monitoring.enabled:
