@@ -109,6 +109,9 @@ CUSTOM: dict[str, Validator] = {
     "kubeflow.org": kinds_of(
         {"kubeflow.org/v1", "kubeflow.org/v1alpha1"}, {"Profile", "PodDefault"}
     ),
+    # The inference Gateway: the pinned standard-install.yaml's CRD schemas check it on the
+    # upstream rung (tests/upstream/test_gateway_api.py).
+    "gateway.networking.k8s.io": kinds_of(_catalogue_apis("gateway_api"), {"Gateway"}),
 }
 
 
