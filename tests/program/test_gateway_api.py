@@ -65,6 +65,11 @@ def test_tenant_pods_and_only_they_reach_the_inference_gateway(program):
     assert not net.can_reach(platform, gw, gateway_api.PORT)
     assert net.can_reach(gw, tenant, 8080)
     assert not net.can_reach(gw, platform, 8080)
+    # A real tenant (sidecars, tenant-access) stays closed to it both ways until the tenant
+    # model binds route hostnames to source namespaces at the Gateway.
+    team = Endpoint("team-a", {"app": "x"})
+    assert not net.can_reach(team, gw, gateway_api.PORT)
+    assert not net.can_reach(gw, team, 8080)
     # The platform ingress gateway's own reach is unchanged by the new policies.
     assert not net.can_reach(tenant, Endpoint(gateway_api.NAMESPACE, {"app": "istiod"}), 80)
 
