@@ -89,6 +89,20 @@ def password_env(user: StaticUser) -> str:
     return "DEX_PASSWORD_" + re.sub(r"[^A-Z0-9]", "_", user.username.upper())
 
 
+def password_grant(config: PlatformConfig) -> dict[str, str]:
+    """Dex's OAuth2 password grant on its local password DB, only with static users and no
+    upstream OIDC connector (dev): a non-browser client (the notebook-access scenario) then
+    trades a static user's password for an ID token at `/dex/token`. The trade-off: whoever
+    holds the client secret (Secret `dex-oidc-client`) can try passwords without the login
+    page; acceptable for generated dev passwords, never where real people log in through OIDC.
+    dexidp/dex v2.41.1, v2.44.0, v2.45.0: cmd/dex/config.go OAuth2.PasswordConnector enables
+    grant_type=password (server/server.go), handled by server/handlers.go handlePasswordGrant
+    with the client's credentials; `local` is the password DB connector (server.LocalConnector).
+    """
+    identity = config.identity
+    return {"passwordConnector": "local"} if identity.static_users and not identity.oidc else {}
+
+
 def dex_config(config: PlatformConfig) -> dict[str, Any]:
     """Dex's config.yaml: no secret in it, only the environment variables that hold them."""
     identity = config.identity
@@ -97,7 +111,7 @@ def dex_config(config: PlatformConfig) -> dict[str, Any]:
         "storage": {"type": "kubernetes", "config": {"inCluster": True}},
         "web": {"http": f"0.0.0.0:{DEX_PORT}"},
         "logger": {"level": "info", "format": "json"},
-        "oauth2": {"skipApprovalScreen": True},
+        "oauth2": {"skipApprovalScreen": True, **password_grant(config)},
         "enablePasswordDB": bool(identity.static_users),
         "staticPasswords": [
             {

@@ -111,6 +111,14 @@ def test_dev_static_users_get_generated_passwords(program):
     assert "connectors" not in _dex_config(g)
 
 
+def test_password_grant_only_where_static_users_log_in(program):
+    """dev's static users may trade a password for a token (notebook-access scenario);
+    staging and prod, where people log in through OIDC, never allow the password grant."""
+    assert _dex_config(program("dev"))["oauth2"]["passwordConnector"] == "local"
+    for env in ("staging", "prod"):
+        assert "passwordConnector" not in _dex_config(program(env))["oauth2"], env
+
+
 def test_prod_uses_the_upstream_oidc_connector(program):
     g = program("prod")
     config = _dex_config(g)
