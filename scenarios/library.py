@@ -8,17 +8,18 @@ expected outcome. Scenarios live one per module under `scenarios/catalog/`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from mlplatform.components import kueue, minio, monitoring, serving
+from mlplatform.components import istio, kueue, minio, monitoring, serving
 from mlplatform.components.kubeflow_namespace import NAMESPACE as KUBEFLOW
 from mlplatform.components.training import TRAINER_NAMESPACE
 from mlplatform.manifests import Obj
 from mlplatform.releases import ComponentName, Release
 from mlplatform.scenarios import requirements
 from mlplatform.scenarios.artifacts import Controller
+from mlplatform.scenarios.http import Http, UrllibHttp
 from mlplatform.scenarios.images import Images
 from mlplatform.scenarios.manifests.tenancy import Flavor, ScenarioTenant
 
@@ -42,6 +43,11 @@ class Endpoints:
     # monitoring.py sets fullnameOverride "kps"), reached through the API server's proxy.
     prometheus_namespace: str = monitoring.NAMESPACE
     prometheus_service: str = "kps-prometheus:http-web"
+    # The platform gateway from where the runner is: dev's domain on kind's host port
+    # (modules/cluster/toolchain.yaml host_ports.https); its TLS Secret's `ca.crt` (cert-manager
+    # CA issuer) is what clients verify against (istio.py Certificate `mlplatform-ingress`).
+    gateway_url: str = "https://mlplatform.localtest.me:8443"
+    gateway_tls: tuple[str, str] = (istio.NAMESPACE, "mlplatform-ingress-tls")
     controllers: dict[str, Controller] = field(
         default_factory=lambda: {
             "kueue": Controller("kueue", kueue.NAMESPACE, {"control-plane": "controller-manager"}),
@@ -62,6 +68,10 @@ class Target:
     run_id: str  # short, DNS-safe; makes every generated name unique
     endpoints: Endpoints = Endpoints()
     serving_mode: Literal["standard", "knative"] = "standard"
+    # Static users' passwords (email -> password: `mlplatform status --show-passwords`), for
+    # scenarios that log in at the gateway; the HTTP client they reach it with.
+    users: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    http: Http = field(default_factory=UrllibHttp, repr=False, compare=False)
 
     def namespace(self, scenario: str, suffix: str = "") -> str:
         name = f"scn-{scenario}-{self.run_id}" + (f"-{suffix}" if suffix else "")

@@ -96,19 +96,22 @@ def _run_step(step: Step, session: Session) -> StepResult:
 
 
 def _cleanup(cluster: Cluster, created: list[Obj]) -> list[str]:
-    """Delete namespaces, then cluster-scoped objects, newest first; returns problems."""
+    """Delete namespaces, then cluster-scoped objects and those made in namespaces the run
+    did not create (a platform tenant's), newest first; returns problems."""
     problems = []
+    own = {o["metadata"]["name"] for o in created if o["kind"] == "Namespace"}
     scoped = [
         o
         for o in reversed(created)
-        if o["kind"] == "Namespace" or not o["metadata"].get("namespace")
+        if o["kind"] == "Namespace" or o["metadata"].get("namespace") not in own
     ]
     scoped.sort(key=lambda o: o["kind"] != "Namespace")
     for obj in scoped:
         if obj["kind"] == "SubjectAccessReview":
             continue
+        md = obj["metadata"]
         try:
-            cluster.delete(obj["apiVersion"], obj["kind"], obj["metadata"]["name"])
+            cluster.delete(obj["apiVersion"], obj["kind"], md["name"], md.get("namespace"))
         except Exception as e:
             problems.append(f"delete {obj['kind']}/{obj['metadata']['name']}: {e}")
     return problems

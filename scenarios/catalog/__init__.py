@@ -6,6 +6,7 @@ from mlplatform.scenarios.catalog import (
     gpu_scheduling,
     inference_traffic,
     katib_tuning,
+    notebook_access,
     pipeline_run,
     pod_autoscaling,
     quota_preemption,
@@ -32,4 +33,5 @@ ALL = (
     pipeline_run.SCENARIO,
     katib_tuning.SCENARIO,
     registry_serving.SCENARIO,
+    notebook_access.SCENARIO,
 )

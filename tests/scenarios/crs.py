@@ -240,6 +240,9 @@ def problems(obj: dict[str, Any], kubernetes_version: str, legacy_ok: bool = Fal
         return experiment_problems(obj, kubernetes_version)
     if key == ("gateway.networking.k8s.io", "HTTPRoute"):
         return shape_unknown(obj["spec"], HTTPROUTE_SPEC, ".spec")
+    if key == ("kubeflow.org", "Notebook"):  # spec: a pod template (v1beta1/v1 notebook_types.go)
+        found = shape_unknown(obj["spec"], {"template": {"spec"}}, ".spec")
+        return found + pod_template_problems(obj, kubernetes_version)
     if key in OPENAPI_KINDS:
         name = OPENAPI_KINDS[key]
         found = openapi_unknown(obj, name)

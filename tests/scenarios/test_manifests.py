@@ -11,6 +11,7 @@ from mlplatform.manifests import Obj
 from mlplatform.policies.core import View
 from mlplatform.policies.registry import evaluate
 from mlplatform.scenarios.catalog import (
+    notebook_access,
     quota_preemption,
     registry_serving,
     serve_and_load,
@@ -61,9 +62,12 @@ def test_schema_valid(built):
     assert found == []
 
 
-# Scenarios that run in a platform tenant's namespace (fenced by tenancy/objects.py, its
-# LocalQueue `default`), built offline for a placeholder namespace.
-IN_PLATFORM_TENANT = {registry_serving.NAME: registry_serving.PLACEHOLDER}
+# Scenarios that run in platform tenants' namespaces (fenced by tenancy/objects.py, each with
+# its LocalQueue `default`), built offline for placeholder namespaces.
+IN_PLATFORM_TENANT = {
+    registry_serving.NAME: (registry_serving.PLACEHOLDER,),
+    notebook_access.NAME: (notebook_access.PLACEHOLDER, notebook_access.OTHER),
+}
 
 
 def test_workloads_carry_their_tenant_queue(built):
@@ -71,7 +75,7 @@ def test_workloads_carry_their_tenant_queue(built):
     queues = {(o["metadata"]["namespace"], o["metadata"]["name"])
               for o in objs if o["kind"] == "LocalQueue"}  # fmt: skip
     if scenario in IN_PLATFORM_TENANT:
-        queues.add((IN_PLATFORM_TENANT[scenario], tenant_objects.LOCAL_QUEUE))
+        queues |= {(ns, tenant_objects.LOCAL_QUEUE) for ns in IN_PLATFORM_TENANT[scenario]}
     workloads = [o for o in objs if o["kind"] in QUEUED_KINDS] + [
         # a Katib trial: the Job Katib creates from the template, in the Experiment's namespace
         {
@@ -104,7 +108,9 @@ def test_every_container_is_restricted_and_sized(built):
             assert sc["allowPrivilegeEscalation"] is False, where
             assert sc["capabilities"] == {"drop": ["ALL"]}, where
             assert sc["seccompProfile"] == {"type": "RuntimeDefault"}, where
-            assert sc["readOnlyRootFilesystem"] is True, where
+            # A Notebook is as the spawner writes it: Jupyter and the image's s6-overlay write
+            # under /run, /tmp and $HOME (users' notebooks have a writable root too).
+            assert sc.get("readOnlyRootFilesystem") is (o["kind"] != "Notebook" or None), where
             for part in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(c["resources"][part]), where
     assert checked
@@ -115,7 +121,7 @@ def test_tenants_are_fenced(built):
     namespaces = [o for o in objs if o["kind"] == "Namespace"]
     if scenario in IN_PLATFORM_TENANT:  # creates no namespace, works inside the tenant's
         assert namespaces == []
-        assert {o["metadata"]["namespace"] for o in objs} == {IN_PLATFORM_TENANT[scenario]}
+        assert {o["metadata"]["namespace"] for o in objs} == set(IN_PLATFORM_TENANT[scenario])
         return
     assert namespaces
     for ns in namespaces:
@@ -147,13 +153,16 @@ def test_policies_pass(built):
 
 def test_images_come_from_one_place():
     for release in RELEASES:
-        mc = releases.load(release).component("minio").images["mc"]
+        rel = releases.load(release)
+        mc = rel.component("minio").images["mc"]
+        notebook = notebook_access.notebook_image(target(release))  # the spawner's default
         for scenario in SCENARIOS:
             for o in manifests(release, scenario):
                 for _, c in containers(o):
                     assert c.get("image", mc if o["kind"] == "InferenceService" else None) in (
                         scenario_image(),
                         mc,
+                        *([notebook] if o["kind"] == "Notebook" else []),
                     ), o["metadata"]["name"]
     mirrored = Images.for_release(releases.load(RELEASES[-1]), registry="mirror.local:5000")
     assert mirrored.scenario.startswith("mirror.local:5000/") and mirrored.mc.startswith(
