@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -236,15 +236,18 @@ def run(
     registry: str | None = None,
     timeout_scale: float = 1.0,
     endpoints: Endpoints | None = None,
+    users: Mapping[str, str] | None = None,
 ) -> Report:
     """The conformance suite on the cluster of `context` in `kubeconfig` (default: its current
-    context; no kubeconfig: $KUBECONFIG, else ~/.kube/config)."""
+    context; no kubeconfig: $KUBECONFIG, else ~/.kube/config). `users`: static users'
+    passwords (email -> password) for the scenarios that log in at the gateway."""
     rel = releases.load(release)
     target = Target(
         rel,
         Images.for_release(rel, image, registry),
         secrets.token_hex(3),
         endpoints or Endpoints(),
+        users=dict(users or {}),
     )
     cluster = KubeCluster.from_kubeconfig(kubeconfig, context)
     return execute(

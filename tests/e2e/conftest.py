@@ -58,6 +58,25 @@ def scenario_image(platform: Deployment) -> str:
 
 
 @pytest.fixture(scope="session")
+def static_users(platform: Deployment) -> dict[str, str]:
+    """email -> generated password of each static user: the stack output that
+    `mlplatform status --env E --show-passwords` prints (none with OIDC)."""
+    found = platform.stack.outputs().get("staticUserPasswords") if platform.stack else None
+    return {str(k): str(v) for k, v in dict(found.value or {}).items()} if found else {}
+
+
+@pytest.fixture(scope="session")
+def gateway_url(platform: Deployment) -> str:
+    """The platform gateway from this machine: on kind, the host port its NodePort is
+    published on (modules/cluster/kind.py); elsewhere the domain itself."""
+    from mlplatform.cluster import toolchain
+
+    domain = platform.config.ingress.domain
+    port = f":{toolchain().kind.host_ports.https}" if platform.cluster else ""
+    return f"https://{domain}{port}"
+
+
+@pytest.fixture(scope="session")
 def api(platform: Deployment, kubeconfig: str) -> ApiClient:
     """A kubernetes ApiClient on the platform's context."""
     from kubernetes import config as kube_config

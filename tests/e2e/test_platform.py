@@ -88,9 +88,10 @@ def test_tenant_namespaces_enforce_restricted(platform, api):
         assert refused.value.status == 403 and "PodSecurity" in refused.value.body
 
 
-def test_scenarios(platform, kubeconfig, scenario_image):
+def test_scenarios(platform, kubeconfig, scenario_image, static_users, gateway_url):
     from kubernetes import config as kube_config
 
+    from mlplatform.scenarios.library import Endpoints
     from mlplatform.scenarios.runner import run
 
     _, active = kube_config.list_kube_config_contexts(config_file=kubeconfig)
@@ -106,5 +107,7 @@ def test_scenarios(platform, kubeconfig, scenario_image):
         out_dir=out_dir,
         keep_on_failure=KEEP,
         image=scenario_image,
+        endpoints=Endpoints(gateway_url=gateway_url),
+        users=static_users,
     )
     assert report.passed, f"scenarios failed; report in {out_dir}"

@@ -242,3 +242,41 @@ def test_the_notebook_validates_against_the_pinned_crd(release):
     (served,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
     assert served["served"]
     jsonschema.validate(nb["spec"], served["schema"]["openAPIV3Schema"]["properties"]["spec"])
+
+
+def test_the_http_client_reports_redirects_and_denials_as_answers():
+    """A login redirect is not followed and a 403 is an answer, not an exception."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from mlplatform.scenarios.http import UrllibHttp
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status = 302 if self.path == "/login" else 403
+            self.send_response(status)
+            self.send_header("Location", "/oauth2/start")
+            self.end_headers()
+            self.wfile.write(b"RBAC: access denied" if status == 403 else b"")
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        http = UrllibHttp()
+        redirect = http.request("GET", f"{base}/login")
+        assert (redirect.status, redirect.headers["Location"]) == (302, "/oauth2/start")
+        assert http.request("GET", f"{base}/x").body == "RBAC: access denied"
+        form = http.request("POST", f"{base}/dex/token", form={"grant_type": "password"})
+        assert (form.status, form.body) == (200, "grant_type=password")
+    finally:
+        server.shutdown()
