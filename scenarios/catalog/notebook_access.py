@@ -108,7 +108,10 @@ def build(t: Target) -> Plan:
         if not (config.get("oauth2") or {}).get("passwordConnector"):
             none("Dex allows no password grant: only static users without OIDC (dev) have it")
         if not t.users:
-            none("no static users' passwords given (mlplatform status --show-passwords)")
+            none(
+                "no static users' passwords given to the runner (tests/e2e passes the stack's "
+                "staticUserPasswords, as `mlplatform status --show-passwords` prints them)"
+            )
         tenants = sorted(
             n["metadata"]["name"] for n in s.cluster.list("v1", "Namespace")
             if TENANT_LABEL_KEY in (n["metadata"].get("labels") or {})
