@@ -7,8 +7,9 @@ pod of another team cannot connect to the notebook's Service at all.
 It runs in a platform tenant: the first (by name) whose owner and some non-member are static
 users with a password given (`Target.users`). Tokens are Dex ID tokens from its password grant
 (identity.password_grant: dev only); the gateway's RequestAuthentication accepts them as it
-accepts oauth2-proxy's. Without notebooks, the password grant, such users or a second team
-(the probe), the steps are not applicable and say which.
+accepts oauth2-proxy's (same issuer, same audience: Dex's client kubeflow-oidc-authservice).
+Without notebooks, the password grant, such users or a second team (the probe), the steps are
+not applicable and say which.
 """
 
 from __future__ import annotations
