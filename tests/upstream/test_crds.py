@@ -58,6 +58,7 @@ BUILT_CRDS = {
     ("kubeflow.org", "Profile"): (kubeflow_apps.upstream, "profiles"),
     ("kubeflow.org", "Experiment"): (kustomize_apps.upstream, "katib"),
     ("kubeflow.org", "PodDefault"): (kubeflow_apps.upstream, "admission-webhook"),
+    ("kubeflow.org", "Notebook"): (kubeflow_apps.upstream, "notebook-controller"),
 }
 
 
