@@ -52,12 +52,11 @@ def main() -> int:
     parser.add_argument("--counts", type=int, nargs="+", default=[10, 100, 1000])
     args = parser.parse_args()
 
-    from mlplatform.mockrun import run
+    from mlplatform.mockrun import run, secret_stand_ins
     from mlplatform.stackconfig import read_stack_file
 
-    config, _ = read_stack_file("prod")
-    oidc = config["platform"].get("identity", {}).get("oidc")
-    secrets = {oidc.get("clientSecretKey", "oidcClientSecret"): "mock"} if oidc else {}
+    config, secure = read_stack_file("prod")
+    secrets = secret_stand_ins(config, secure)  # every secret key prod expects (OIDC, receivers)
     run({**config, "tenants": []}, stack="prod", secrets=secrets)  # warm imports and caches
     times: dict[int, float] = {}
     print(f"{'tenants':>8} {'wall s':>8} {'cpu s':>8} {'resources':>10} {'ms/tenant':>10}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,7 +107,24 @@ def load_config(raw: dict[str, Any]) -> Stack:
         w for i, t in enumerate(tenants) for w in pipelines_warnings(t, config, f"tenants[{i}]")
     )
     warnings.extend(metrics_server_warnings(config.environment, config.components.metrics_server))
-    return Stack(config, tenants, tuple(warnings))
+    return Stack(config, tenants, tuple(grouped(warnings)))
+
+
+def grouped(warnings: list[str]) -> list[str]:
+    """One line per distinct warning: the same one for many tenants names the first few."""
+    by_text: dict[str, list[str]] = {}
+    for w in warnings:
+        m = re.match(r"(tenants\[\d+\])\.(.*)", w)
+        where, text = (m[1], m[2]) if m else ("", w)
+        by_text.setdefault(text, []).append(where)
+    out = []
+    for text, places in by_text.items():
+        if places == [""]:
+            out.append(text)
+            continue
+        named = ", ".join(places[:3]) + (f" and {len(places) - 3} more" if len(places) > 3 else "")
+        out.append(f"{named}: {text}" if len(places) > 1 else f"{places[0]}.{text}")
+    return out
 
 
 def build(config: PlatformConfig, tenants: Sequence[TenantSpec] = ()) -> dict[str, pulumi.Resource]:
