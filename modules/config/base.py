@@ -238,3 +238,13 @@ class Resources(Model):
             kind: {k: str(v) for k, v in getattr(self, kind).model_dump().items() if v is not None}
             for kind in ("requests", "limits")
         }
+
+
+def sized(req_cpu: str, req_mem: str, lim_cpu: str, lim_mem: str) -> Resources:
+    """Requests and limits from four quantities (the default size of a container)."""
+    return Resources.model_validate(
+        {
+            "requests": {"cpu": req_cpu, "memory": req_mem},
+            "limits": {"cpu": lim_cpu, "memory": lim_mem},
+        }
+    )

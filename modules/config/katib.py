@@ -6,29 +6,20 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from mlplatform.config.base import Model, Resources
+from mlplatform.config.base import Model, Resources, sized
 from mlplatform.quantity import PositiveQuantity
 
 if TYPE_CHECKING:
     from mlplatform.config import PlatformConfig
 
 
-def _sized(req_cpu: str, req_mem: str, lim_cpu: str, lim_mem: str) -> Resources:
-    return Resources.model_validate(
-        {
-            "requests": {"cpu": req_cpu, "memory": req_mem},
-            "limits": {"cpu": lim_cpu, "memory": lim_mem},
-        }
-    )
-
-
 # Deployment -> (container, default size): upstream sets no resources on any of them
 # (kubeflow/manifests applications/katib/upstream/components/*, v1.10.2, v1.11.0, 26.03).
 CONTAINERS: dict[str, tuple[str, Resources]] = {
-    "katib-controller": ("katib-controller", _sized("20m", "64Mi", "500m", "256Mi")),
-    "katib-db-manager": ("katib-db-manager", _sized("10m", "32Mi", "200m", "128Mi")),
-    "katib-mysql": ("katib-mysql", _sized("50m", "384Mi", "1", "1Gi")),
-    "katib-ui": ("katib-ui", _sized("10m", "32Mi", "200m", "128Mi")),
+    "katib-controller": ("katib-controller", sized("20m", "64Mi", "500m", "256Mi")),
+    "katib-db-manager": ("katib-db-manager", sized("10m", "32Mi", "200m", "128Mi")),
+    "katib-mysql": ("katib-mysql", sized("50m", "384Mi", "1", "1Gi")),
+    "katib-ui": ("katib-ui", sized("10m", "32Mi", "200m", "128Mi")),
 }
 
 
@@ -41,8 +32,8 @@ class Katib(Model):
     )
     mysql_storage: PositiveQuantity = "2Gi"
     # Pods Katib creates in tenant namespaces count against the team's quota: sized here.
-    suggestion_resources: Resources = _sized("50m", "128Mi", "500m", "512Mi")
-    metrics_collector_resources: Resources = _sized("10m", "32Mi", "200m", "128Mi")
+    suggestion_resources: Resources = sized("50m", "128Mi", "500m", "512Mi")
+    metrics_collector_resources: Resources = sized("10m", "32Mi", "200m", "128Mi")
 
     def container_resources(self) -> dict[str, tuple[str, Resources]]:
         return {

@@ -12,19 +12,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from mlplatform.config.base import Model, Replicas, Resources
+from mlplatform.config.base import Model, Replicas, Resources, sized
 
 if TYPE_CHECKING:
     from mlplatform.config import PlatformConfig
-
-
-def _sized(req_cpu: str, req_mem: str, lim_cpu: str, lim_mem: str) -> Resources:
-    return Resources.model_validate(
-        {
-            "requests": {"cpu": req_cpu, "memory": req_mem},
-            "limits": {"cpu": lim_cpu, "memory": lim_mem},
-        }
-    )
 
 
 class Dashboard(Model):
@@ -34,11 +25,11 @@ class Dashboard(Model):
     replicas: Replicas = 1
     kfam_replicas: Replicas = 1
     resources: Resources = Field(
-        default_factory=lambda: _sized("10m", "64Mi", "500m", "256Mi"),
+        default_factory=lambda: sized("10m", "64Mi", "500m", "256Mi"),
         description="the dashboard container (Node.js)",
     )
     kfam_resources: Resources = Field(
-        default_factory=lambda: _sized("10m", "32Mi", "200m", "128Mi"),
+        default_factory=lambda: sized("10m", "32Mi", "200m", "128Mi"),
         description="kfam, the membership API the dashboard reads",
     )
 
@@ -50,13 +41,13 @@ class Notebooks(Model):
     enabled: bool = True
     web_app_replicas: Replicas = 1
     web_app_resources: Resources = Field(
-        default_factory=lambda: _sized("10m", "96Mi", "500m", "256Mi")
+        default_factory=lambda: sized("10m", "96Mi", "500m", "256Mi")
     )
     controller_resources: Resources = Field(
-        default_factory=lambda: _sized("10m", "64Mi", "500m", "256Mi")
+        default_factory=lambda: sized("10m", "64Mi", "500m", "256Mi")
     )
     webhook_resources: Resources = Field(
-        default_factory=lambda: _sized("10m", "32Mi", "200m", "128Mi")
+        default_factory=lambda: sized("10m", "32Mi", "200m", "128Mi")
     )
     # What the spawner requests for a notebook by default, so a notebook fits the team's
     # ResourceQuota (limits are 1.2x). The web app parses them as a float of CPUs and of Gi

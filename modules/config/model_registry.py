@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mlplatform.config.base import Model, Resources
+from mlplatform.config.base import Model, Resources, sized
 from mlplatform.quantity import PositiveQuantity
 
 if TYPE_CHECKING:
     from mlplatform.config import PlatformConfig
-
-
-def _sized(req_cpu: str, req_mem: str, lim_cpu: str, lim_mem: str) -> Resources:
-    return Resources.model_validate(
-        {
-            "requests": {"cpu": req_cpu, "memory": req_mem},
-            "limits": {"cpu": lim_cpu, "memory": lim_mem},
-        }
-    )
 
 
 class ModelRegistry(Model):
@@ -25,9 +16,9 @@ class ModelRegistry(Model):
 
     enabled: bool = True
     database_storage: PositiveQuantity = "5Gi"
-    database_resources: Resources = _sized("50m", "256Mi", "1", "1Gi")
+    database_resources: Resources = sized("50m", "256Mi", "1", "1Gi")
     # Each tenant's server (and, on release 1.10, its ML Metadata gRPC container).
-    server_resources: Resources = _sized("10m", "32Mi", "200m", "128Mi")
+    server_resources: Resources = sized("10m", "32Mi", "200m", "128Mi")
 
 
 def dependency_problems(config: PlatformConfig) -> list[str]:

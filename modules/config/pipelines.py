@@ -6,46 +6,37 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator
 
-from mlplatform.config.base import Model, Replicas, Resources
+from mlplatform.config.base import Model, Replicas, Resources, sized
 
 if TYPE_CHECKING:
     from mlplatform.config import PlatformConfig
-
-
-def _sized(req_cpu: str, req_mem: str, lim_cpu: str, lim_mem: str) -> Resources:
-    return Resources.model_validate(
-        {
-            "requests": {"cpu": req_cpu, "memory": req_mem},
-            "limits": {"cpu": lim_cpu, "memory": lim_mem},
-        }
-    )
 
 
 # Deployment -> (container, requests and limits) for every KFP container: upstream sets
 # requests on some and limits on none (kubeflow/manifests applications/pipeline, all three
 # releases). Small enough for a dev kind cluster; `resources` overrides them by Deployment.
 CONTAINERS: dict[str, tuple[str, Resources]] = {
-    "ml-pipeline": ("ml-pipeline-api-server", _sized("100m", "256Mi", "1", "1Gi")),
-    "ml-pipeline-ui": ("ml-pipeline-ui", _sized("10m", "64Mi", "500m", "512Mi")),
+    "ml-pipeline": ("ml-pipeline-api-server", sized("100m", "256Mi", "1", "1Gi")),
+    "ml-pipeline-ui": ("ml-pipeline-ui", sized("10m", "64Mi", "500m", "512Mi")),
     "ml-pipeline-persistenceagent": (
         "ml-pipeline-persistenceagent",
-        _sized("20m", "64Mi", "500m", "256Mi"),
+        sized("20m", "64Mi", "500m", "256Mi"),
     ),
     "ml-pipeline-scheduledworkflow": (
         "ml-pipeline-scheduledworkflow",
-        _sized("10m", "32Mi", "200m", "128Mi"),
+        sized("10m", "32Mi", "200m", "128Mi"),
     ),
-    "ml-pipeline-viewer-crd": ("ml-pipeline-viewer-crd", _sized("10m", "32Mi", "200m", "128Mi")),
+    "ml-pipeline-viewer-crd": ("ml-pipeline-viewer-crd", sized("10m", "32Mi", "200m", "128Mi")),
     "ml-pipeline-visualizationserver": (
         "ml-pipeline-visualizationserver",
-        _sized("30m", "256Mi", "500m", "1Gi"),
+        sized("30m", "256Mi", "500m", "1Gi"),
     ),
-    "cache-server": ("server", _sized("10m", "64Mi", "500m", "256Mi")),
-    "metadata-envoy-deployment": ("container", _sized("10m", "32Mi", "200m", "128Mi")),
-    "metadata-grpc-deployment": ("container", _sized("20m", "64Mi", "500m", "512Mi")),
-    "metadata-writer": ("main", _sized("10m", "64Mi", "200m", "256Mi")),
-    "mysql": ("mysql", _sized("100m", "512Mi", "1", "1Gi")),
-    "workflow-controller": ("workflow-controller", _sized("50m", "128Mi", "1", "512Mi")),
+    "cache-server": ("server", sized("10m", "64Mi", "500m", "256Mi")),
+    "metadata-envoy-deployment": ("container", sized("10m", "32Mi", "200m", "128Mi")),
+    "metadata-grpc-deployment": ("container", sized("20m", "64Mi", "500m", "512Mi")),
+    "metadata-writer": ("main", sized("10m", "64Mi", "200m", "256Mi")),
+    "mysql": ("mysql", sized("100m", "512Mi", "1", "1Gi")),
+    "workflow-controller": ("workflow-controller", sized("50m", "128Mi", "1", "512Mi")),
 }
 
 
