@@ -15,6 +15,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from mlplatform import manifests, overlays
 from mlplatform.config import PlatformConfig
@@ -62,6 +63,14 @@ class PlatformComponent(pulumi.ComponentResource):
             provider=self.ctx.provider,
             depends_on=[*self._depends_on, *depends_on],
         )
+
+    def password(self, name: str, length: int = 32) -> pulumi.Output[str]:
+        """A generated alphanumeric secret (RandomPassword `name`, a child of this component),
+        as a Pulumi secret."""
+        generated = random.RandomPassword(
+            name, length=length, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        return pulumi.Output.secret(generated.result)
 
     def objects(
         self, name: str, objs: list[manifests.Obj], depends_on: Sequence[pulumi.Resource] = ()

@@ -12,11 +12,14 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from mlplatform.stackconfig import ROOT
+
+if TYPE_CHECKING:
+    from mlplatform.config.base import Resources
 
 UPSTREAM_OVERLAYS = ROOT / "overlays" / "upstream"
 WORK_DIR = ROOT / ".work" / "kustomize"
@@ -86,3 +89,11 @@ def bind_virtual_services(gateway: str) -> dict[str, Any]:
         "target": {"group": "networking.istio.io", "kind": "VirtualService"},
         "patch": yaml.safe_dump([{"op": "add", "path": "/spec/gateways", "value": [gateway]}]),
     }
+
+
+def resource_patches(containers: dict[str, tuple[str, Resources]]) -> list[dict[str, Any]]:
+    """Requests and limits on each container: Deployment -> (container, resources)."""
+    return [
+        container_patch(deployment, container, {"resources": resources.as_k8s()})
+        for deployment, (container, resources) in containers.items()
+    ]

@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import pulumi
-import pulumi_random as random
 
 from mlplatform import manifests, minio_users, netpol
 from mlplatform.component import Context, PlatformComponent
@@ -387,13 +386,7 @@ class Conformance(PlatformComponent):
     ) -> None:
         super().__init__("conformance:Conformance", "conformance", ctx, depends_on)
         cfg = ctx.config.components.conformance
-        key = random.RandomPassword(
-            "conformance-s3-secret-key",
-            length=40,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        secret_key = pulumi.Output.secret(key.result)
+        secret_key = self.password("conformance-s3-secret-key", 40)
         access_key = pulumi.Output.secret(MINIO_USER)
         keys = {
             minio_users.ACCESS_KEY: access_key,

@@ -38,7 +38,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import pulumi
-import pulumi_random as random
 import yaml
 
 from mlplatform import manifests, netpol, overlays
@@ -47,7 +46,6 @@ from mlplatform.components.istio import NAMESPACE as GATEWAY_NAMESPACE
 from mlplatform.components.istio import PLATFORM_GATEWAY
 from mlplatform.components.kubeflow_namespace import NAMESPACE
 from mlplatform.config import PlatformConfig
-from mlplatform.config.base import Resources
 from mlplatform.mirror import rewrite_image
 
 MYSQL_SECRET = "katib-mysql-secrets"
@@ -170,12 +168,7 @@ class Katib(PlatformComponent):
     ) -> None:
         super().__init__("katib:Katib", "katib", ctx, [*depends_on, kubeflow_namespace])
         cfg = ctx.config.components.katib
-        password = random.RandomPassword(
-            "katib-mysql-password",
-            length=32,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        password = self.password("katib-mysql-password")
         base = self.objects(
             "katib-base",
             [
@@ -183,7 +176,7 @@ class Katib(PlatformComponent):
                 manifests.secret(
                     MYSQL_SECRET,
                     NAMESPACE,
-                    {MYSQL_PASSWORD_KEY: pulumi.Output.secret(password.result)},
+                    {MYSQL_PASSWORD_KEY: password},
                 ),
                 *early_stopping_policy(),
             ],
@@ -196,7 +189,7 @@ class Katib(PlatformComponent):
                     config_patch(ctx.config),
                     overlays.bind_virtual_services(f"{GATEWAY_NAMESPACE}/{PLATFORM_GATEWAY}"),
                     storage_patch(str(cfg.mysql_storage)),
-                    *resource_patches(cfg.container_resources()),
+                    *overlays.resource_patches(cfg.container_resources()),
                 ]
             },
             [base],
@@ -228,13 +221,6 @@ def storage_patch(size: str) -> dict[str, Any]:
             [{"op": "replace", "path": "/spec/resources/requests/storage", "value": size}]
         ),
     }
-
-
-def resource_patches(containers: dict[str, tuple[str, Resources]]) -> list[dict[str, Any]]:
-    return [
-        overlays.container_patch(deployment, container, {"resources": resources.as_k8s()})
-        for deployment, (container, resources) in containers.items()
-    ]
 
 
 def early_stopping_policy() -> list[manifests.Obj]:

@@ -37,7 +37,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pulumi
-import pulumi_random as random
 import yaml
 
 from mlplatform import manifests, minio_users, netpol
@@ -144,15 +143,9 @@ class Logging(PlatformComponent):
 
     def _object_store_user(self) -> list[manifests.Obj]:
         """Loki's MinIO user (only bucket `loki`) and its keys, as Pulumi secrets."""
-        key = random.RandomPassword(
-            "loki-minio-secret-key",
-            length=40,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         keys = {
             minio_users.ACCESS_KEY: pulumi.Output.secret(MINIO_USER),
-            minio_users.SECRET_KEY: pulumi.Output.secret(key.result),
+            minio_users.SECRET_KEY: self.password("loki-minio-secret-key", 40),
         }
         return [
             manifests.secret(OBJECT_STORE_SECRET, NAMESPACE, keys),

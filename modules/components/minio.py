@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pulumi
-import pulumi_random as random
 
 from mlplatform import manifests, minio_users, netpol
 from mlplatform.component import Context, PlatformComponent
@@ -35,13 +34,7 @@ class Minio(PlatformComponent):
         super().__init__("minio:Minio", "minio", ctx, depends_on)
         cfg = ctx.config.components.minio
         monitoring = ctx.config.components.monitoring.enabled
-        password = random.RandomPassword(
-            "minio-root-password",
-            length=32,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.root_password = pulumi.Output.secret(password.result)
+        self.root_password = self.password("minio-root-password")
         base = self.objects(
             "minio-base",
             [

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import pulumi
-import pulumi_random as random
 import yaml
 
 from mlplatform import manifests, netpol, overlays
@@ -56,12 +55,7 @@ class ModelRegistry(PlatformComponent):
             "modelregistry:ModelRegistry", "model-registry", ctx, [*depends_on, kubeflow_namespace]
         )
         cfg = ctx.config.components.model_registry
-        password = random.RandomPassword(
-            "model-registry-db-root-password",
-            length=32,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        password = self.password("model-registry-db-root-password")
         base = self.objects(
             "model-registry-base",
             [
@@ -71,7 +65,7 @@ class ModelRegistry(PlatformComponent):
                     NAMESPACE,
                     {
                         USER_KEY: pulumi.Output.secret("root"),
-                        PASSWORD_KEY: pulumi.Output.secret(password.result),
+                        PASSWORD_KEY: password,
                     },
                 ),
             ],

@@ -31,7 +31,6 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from mlplatform import alerting, manifests, netpol
 from mlplatform.component import Context, PlatformComponent
@@ -120,12 +119,7 @@ class Monitoring(PlatformComponent):
         cfg = ctx.config.components.monitoring
         ha = ctx.config.high_availability
         cert_manager = ctx.config.components.cert_manager.enabled
-        password = random.RandomPassword(
-            "grafana-admin-password",
-            length=24,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        password = self.password("grafana-admin-password", 24)
         # node-exporter needs host namespaces, so this namespace is privileged.
         base = self.objects(
             "monitoring-base",
@@ -148,7 +142,7 @@ class Monitoring(PlatformComponent):
                     NAMESPACE,
                     {
                         "admin-user": "admin",
-                        "admin-password": pulumi.Output.secret(password.result),
+                        "admin-password": password,
                     },
                 ),
                 # Alert routing: our configuration Secret (read before the chart's

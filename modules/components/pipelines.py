@@ -48,7 +48,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import pulumi
-import pulumi_random as random
 import yaml
 
 from mlplatform import manifests, minio_users, netpol, overlays
@@ -57,7 +56,6 @@ from mlplatform.components import minio
 from mlplatform.components.istio import NAMESPACE as GATEWAY_NAMESPACE
 from mlplatform.components.istio import PLATFORM_GATEWAY
 from mlplatform.components.kubeflow_namespace import NAMESPACE
-from mlplatform.config.pipelines import Pipelines as PipelinesConfig
 
 ARTIFACT_SECRET = "mlpipeline-minio-artifact"  # KFP's keys, in `kubeflow` only
 ARTIFACT_KEYS = ("accesskey", "secretkey")  # the key names KFP reads from it
@@ -101,8 +99,8 @@ class Pipelines(PlatformComponent):
     ) -> None:
         super().__init__("pipelines:Pipelines", "pipelines", ctx, [*depends_on, kubeflow_namespace])
         cfg = ctx.config.components.pipelines
-        store_key = self._password("pipelines-minio-secret-key", 40)
-        mysql_password = self._password("pipelines-mysql-password", 32)
+        store_key = self.password("pipelines-minio-secret-key", 40)
+        mysql_password = self.password("pipelines-mysql-password", 32)
         user = pulumi.Output.secret(USER)
         access, secret = ARTIFACT_KEYS
         base = self.objects(
@@ -137,19 +135,13 @@ class Pipelines(PlatformComponent):
                 "patches": [
                     *object_store_patches(),
                     overlays.bind_virtual_services(f"{GATEWAY_NAMESPACE}/{PLATFORM_GATEWAY}"),
-                    *resource_patches(cfg),
+                    *overlays.resource_patches(cfg.container_resources()),
                 ],
             },
             [base],
         )
         self.ui = pulumi.Output.from_input(f"{UI}.{NAMESPACE}.svc.cluster.local")
         self.register_outputs({"ui": self.ui})
-
-    def _password(self, name: str, length: int) -> pulumi.Output[str]:
-        generated = random.RandomPassword(
-            name, length=length, special=False, opts=pulumi.ResourceOptions(parent=self)
-        )
-        return pulumi.Output.secret(generated.result)
 
 
 def artifact_repository(
@@ -216,14 +208,6 @@ def object_store_patches() -> list[dict[str, object]]:
                 }
             ),
         },
-    ]
-
-
-def resource_patches(cfg: PipelinesConfig) -> list[dict[str, Any]]:
-    """Requests and limits on every KFP container (defaults, or config by Deployment)."""
-    return [
-        overlays.container_patch(deployment, container, {"resources": resources.as_k8s()})
-        for deployment, (container, resources) in cfg.container_resources().items()
     ]
 
 

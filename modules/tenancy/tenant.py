@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from mlplatform import alerting
 from mlplatform.component import Context, PlatformComponent
@@ -75,13 +74,7 @@ class Tenant(PlatformComponent):
         secrets: list[Obj] = []
         outputs: dict[str, pulumi.Input[str]] = {"namespace": spec.namespace}
         if spec.storage.bucket:
-            key = random.RandomPassword(
-                f"{spec.name}-s3-secret-key",
-                length=40,
-                special=False,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            secret_key = pulumi.Output.secret(key.result)
+            secret_key = self.password(f"{spec.name}-s3-secret-key", 40)
             secrets = storage.secret_objects(spec, secret_key)
             outputs |= {
                 "bucket": spec.bucket,
@@ -93,13 +86,8 @@ class Tenant(PlatformComponent):
         secrets += alerting.tenant_secret(spec, alerting.tenant_secrets(spec, ctx.config))
         registry_on = registry.enabled(spec, ctx.config)
         if registry_on:
-            password = random.RandomPassword(
-                f"{spec.name}-registry-db-password",
-                length=32,
-                special=False,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            secrets += registry.secret_objects(spec, pulumi.Output.secret(password.result))
+            password = self.password(f"{spec.name}-registry-db-password")
+            secrets += registry.secret_objects(spec, password)
         self.group = k8s.yaml.v2.ConfigGroup(
             f"tenant-{spec.name}",
             yaml=yaml_stream(tenant_objects(spec, ctx)),
