@@ -77,3 +77,62 @@ def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
         ):
             return False
     return True
+
+
+def restricted_job(
+    md: Obj,
+    container: str,
+    image: str,
+    command: list[str],
+    env: list[dict[str, Any]],
+    pod_labels: dict[str, str],
+    run_as: int,
+    backoff_limit: int = 6,
+) -> Obj:
+    """A small one-container Job that passes Pod Security `restricted`: non-root as `run_as`,
+    no token, a read-only root with a 16Mi /tmp, sized 10m/32Mi (limits 200m/128Mi)."""
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": md,
+        "spec": {
+            "backoffLimit": backoff_limit,
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "automountServiceAccountToken": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": run_as,
+                        "runAsGroup": run_as,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [
+                        {
+                            "name": container,
+                            "image": image,
+                            "command": command,
+                            "env": env,
+                            "resources": {
+                                "requests": {"cpu": "10m", "memory": "32Mi"},
+                                "limits": {"cpu": "200m", "memory": "128Mi"},
+                            },
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        }
+                    ],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
+                },
+            },
+        },
+    }
+
+
+def env_from_secret(name: str, secret_name: str, key: str) -> dict[str, Any]:
+    """A container env var read from one key of a Secret."""
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlplatform.components import minio
-from mlplatform.manifests import Obj, meta, secret
+from mlplatform.manifests import Obj, env_from_secret, meta, restricted_job, secret
 
 ACCESS_KEY = "AWS_ACCESS_KEY_ID"
 SECRET_KEY = "AWS_SECRET_ACCESS_KEY"
@@ -94,8 +94,8 @@ def user_job(
         {"name": "POLICY", "value": user},
         {"name": POLICY_ENV, "value": json.dumps(bucket_policy(bucket))},
         {"name": "QUOTA_BYTES", "value": quota_bytes},
-        _from_secret("ACCESS_KEY", keys, ACCESS_KEY),
-        _from_secret("SECRET_KEY", keys, SECRET_KEY),
+        env_from_secret("ACCESS_KEY", keys, ACCESS_KEY),
+        env_from_secret("SECRET_KEY", keys, SECRET_KEY),
     ]
     md = meta(name, minio.NAMESPACE, **(labels or {}))
     secret_ref = f"/namespaces/{minio.NAMESPACE}/Secret/{keys}"
@@ -115,51 +115,9 @@ def mc_job(md: Obj, script: str, env: list[dict[str, Any]], image: str, componen
     env = [
         {"name": "MC_CONFIG_DIR", "value": MC_CONFIG},
         {"name": "MINIO_ENDPOINT", "value": minio.ENDPOINT},
-        _from_secret("ROOT_USER", minio.ROOT_SECRET, "rootUser"),
-        _from_secret("ROOT_PASSWORD", minio.ROOT_SECRET, "rootPassword"),
+        env_from_secret("ROOT_USER", minio.ROOT_SECRET, "rootUser"),
+        env_from_secret("ROOT_PASSWORD", minio.ROOT_SECRET, "rootPassword"),
         *env,
     ]
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": md,
-        "spec": {
-            "backoffLimit": 6,
-            "template": {
-                "metadata": {"labels": {"app.kubernetes.io/component": component}},
-                "spec": {
-                    "restartPolicy": "OnFailure",
-                    "automountServiceAccountToken": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": 1000,
-                        "runAsGroup": 1000,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "containers": [
-                        {
-                            "name": "mc",
-                            "image": image,
-                            "command": ["/bin/sh", "-c", script],
-                            "env": env,
-                            "resources": {
-                                "requests": {"cpu": "10m", "memory": "32Mi"},
-                                "limits": {"cpu": "200m", "memory": "128Mi"},
-                            },
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False,
-                                "readOnlyRootFilesystem": True,
-                                "capabilities": {"drop": ["ALL"]},
-                            },
-                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                        }
-                    ],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
-                },
-            },
-        },
-    }
-
-
-def _from_secret(name: str, secret_name: str, key: str) -> dict[str, Any]:
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
+    labels = {"app.kubernetes.io/component": component}
+    return restricted_job(md, "mc", image, ["/bin/sh", "-c", script], env, labels, run_as=1000)

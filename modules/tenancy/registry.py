@@ -20,7 +20,7 @@ from mlplatform import netpol, overlays
 from mlplatform.components import model_registry as mr
 from mlplatform.components.kubeflow_namespace import NAMESPACE as KUBEFLOW
 from mlplatform.config import PlatformConfig
-from mlplatform.manifests import Obj, meta, secret
+from mlplatform.manifests import Obj, env_from_secret, meta, restricted_job, secret
 from mlplatform.mirror import rewrite_image
 from mlplatform.tenancy.spec import TenantSpec
 
@@ -134,56 +134,13 @@ def database_job(tenant: TenantSpec, config: PlatformConfig) -> Obj:
         {"name": "DB_HOST", "value": mr.DATABASE},
         {"name": "DB_PORT", "value": str(mr.DATABASE_PORT)},
         {"name": "DATABASE", "value": database(tenant)},
-        _from_secret("MYSQL_PWD", mr.DB_SECRET, mr.PASSWORD_KEY),  # root's, read by `mysql`
-        _from_secret("DB_USER", job_secret(tenant), mr.USER_KEY),
-        _from_secret("DB_PASSWORD", job_secret(tenant), mr.PASSWORD_KEY),
+        env_from_secret("MYSQL_PWD", mr.DB_SECRET, mr.PASSWORD_KEY),  # root's, read by `mysql`
+        env_from_secret("DB_USER", job_secret(tenant), mr.USER_KEY),
+        env_from_secret("DB_PASSWORD", job_secret(tenant), mr.PASSWORD_KEY),
     ]
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": md,
-        "spec": {
-            "backoffLimit": 10,
-            "template": {
-                "metadata": {
-                    "labels": {
-                        "app.kubernetes.io/component": JOB_COMPONENT,
-                        "sidecar.istio.io/inject": "false",  # MySQL is outside the mesh
-                    }
-                },
-                "spec": {
-                    "restartPolicy": "OnFailure",
-                    "automountServiceAccountToken": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": 999,  # `mysql` in the image
-                        "runAsGroup": 999,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "containers": [
-                        {
-                            "name": "mysql",
-                            "image": image,
-                            "command": ["/bin/bash", "-c", SQL],
-                            "env": env,
-                            "resources": {
-                                "requests": {"cpu": "10m", "memory": "32Mi"},
-                                "limits": {"cpu": "200m", "memory": "128Mi"},
-                            },
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False,
-                                "readOnlyRootFilesystem": True,
-                                "capabilities": {"drop": ["ALL"]},
-                            },
-                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                        }
-                    ],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
-                },
-            },
-        },
+    labels = {
+        "app.kubernetes.io/component": JOB_COMPONENT,
+        "sidecar.istio.io/inject": "false",  # MySQL is outside the mesh
     }
-
-
-def _from_secret(name: str, secret_name: str, key: str) -> dict[str, Any]:
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
+    # uid 999: `mysql` in the image
+    return restricted_job(md, "mysql", image, ["/bin/bash", "-c", SQL], env, labels, 999, 10)
