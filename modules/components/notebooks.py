@@ -142,7 +142,7 @@ class Notebooks(PlatformComponent):
             {
                 "replicas": [{"name": WEB_APP, "count": cfg.web_app_replicas}],
                 "patches": [
-                    _gateway_patch(),
+                    overlays.bind_virtual_services(f"{GATEWAY_NAMESPACE}/{PLATFORM_GATEWAY}"),
                     web_app_patch(cfg.web_app_resources.as_k8s()),
                     _config_patch(
                         WEB_APP_CONFIG,
@@ -308,21 +308,6 @@ def webhook_selector_patch() -> dict[str, Any]:
                     "value": {
                         "matchExpressions": [{"key": TENANT_LABEL_KEY, "operator": "Exists"}]
                     },
-                }
-            ]
-        ),
-    }
-
-
-def _gateway_patch() -> dict[str, Any]:
-    return {
-        "target": {"group": "networking.istio.io", "kind": "VirtualService"},
-        "patch": yaml.safe_dump(
-            [
-                {
-                    "op": "add",
-                    "path": "/spec/gateways",
-                    "value": [f"{GATEWAY_NAMESPACE}/{PLATFORM_GATEWAY}"],
                 }
             ]
         ),
