@@ -34,6 +34,11 @@ def peer(namespace: str | None = None, pods: dict[str, str] | None = None) -> di
     return out
 
 
+def gateway_peer() -> dict[str, Any]:
+    """The platform's ingress gateway pods."""
+    return peer(GATEWAY["namespace"], GATEWAY["pods"])
+
+
 def labelled_namespaces(labels: dict[str, str]) -> dict[str, Any]:
     """A peer matching every pod in namespaces carrying `labels`."""
     return {"namespaceSelector": {"matchLabels": labels}, "podSelector": {}}
@@ -153,7 +158,7 @@ def allow_from_gateway(namespace: str, ports: list[int], pods: dict[str, str] | 
     return allow_from(
         "allow-from-ingress-gateway",
         namespace,
-        [peer(GATEWAY["namespace"], GATEWAY["pods"])],
+        [gateway_peer()],
         ports,
         pods,
     )

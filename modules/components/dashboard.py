@@ -281,7 +281,7 @@ def profile(name: str, owner: str, labels: dict[str, str]) -> manifests.Obj:
 def network_policies() -> list[manifests.Obj]:
     """In `kubeflow`: the gateway reaches the dashboard, the dashboard reaches kfam."""
     kfam, dashboard = netpol.peer(NAMESPACE, KFAM_PODS), netpol.peer(NAMESPACE, DASHBOARD_PODS)
-    gateway = netpol.peer(netpol.GATEWAY["namespace"], netpol.GATEWAY["pods"])
+    gateway = netpol.gateway_peer()
     istiod = netpol.peer(netpol.ISTIOD["namespace"], netpol.ISTIOD["pods"])
     return [
         netpol.allow_from(

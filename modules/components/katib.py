@@ -270,7 +270,7 @@ def network_policies() -> list[manifests.Obj]:
         netpol.allow_from(
             "katib-ui-from-ingress-gateway",
             NAMESPACE,
-            [netpol.peer(netpol.GATEWAY["namespace"], netpol.GATEWAY["pods"])],
+            [netpol.gateway_peer()],
             [UI_PORT],
             pods=pods("ui"),
         ),

@@ -398,7 +398,7 @@ def gpu_refusal() -> list[manifests.Obj]:
 
 def network_policies() -> list[manifests.Obj]:
     """In `kubeflow`: the gateway reaches the web app, the API server the PodDefault webhook."""
-    gateway = netpol.peer(netpol.GATEWAY["namespace"], netpol.GATEWAY["pods"])
+    gateway = netpol.gateway_peer()
     istiod = netpol.peer(netpol.ISTIOD["namespace"], netpol.ISTIOD["pods"])
     return [
         netpol.allow_from(

@@ -224,7 +224,7 @@ def network_policies() -> list[manifests.Obj]:
         netpol.allow_from(
             "pipelines-from-ingress-gateway",
             NAMESPACE,
-            [netpol.peer(netpol.GATEWAY["namespace"], netpol.GATEWAY["pods"])],
+            [netpol.gateway_peer()],
             [UI_PORT],
         ),
         # Tenants reach the API server and ML Metadata only, not every pod of `kubeflow`.

@@ -185,7 +185,7 @@ def network_policies(tenant: TenantSpec, config: PlatformConfig) -> list[Obj]:
         netpol.policy(
             "allow-from-ingress-gateway",
             ns,
-            ingress=[{"from": [netpol.peer(netpol.GATEWAY["namespace"], netpol.GATEWAY["pods"])]}],
+            ingress=[{"from": [netpol.gateway_peer()]}],
         ),
         netpol.allow_istio_control_plane(ns),
     ]
@@ -210,7 +210,7 @@ def network_policies(tenant: TenantSpec, config: PlatformConfig) -> list[Obj]:
             netpol.allow_to(
                 "allow-to-model-gateway",
                 ns,
-                [netpol.peer(netpol.GATEWAY["namespace"], netpol.GATEWAY["pods"])],
+                [netpol.gateway_peer()],
                 [80, 443, 8080, 8443],
             )
         )
