@@ -49,7 +49,6 @@ class _Mocks(pulumi.runtime.Mocks):
     """Outputs echo inputs; generated secrets get a recognisable fake value."""
 
     def __init__(self, stack_outputs: dict[str, dict[str, Any]] | None = None) -> None:
-        self.transforms: list[Any] = []  # the last registered resource's own transforms
         # StackReference name ("organization/<project>/<stack>") -> that stack's outputs.
         self.stack_outputs = stack_outputs or {}
 
@@ -60,7 +59,6 @@ class _Mocks(pulumi.runtime.Mocks):
                 raise ValueError(f"mocks: no outputs for stack reference {name}")
             outputs = {"name": name, "outputs": self.stack_outputs[name], "secretOutputNames": []}
             return name, outputs
-        self.transforms = list(args.transforms)
         outputs = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = f"{STAND_IN_PASSWORD}{args.name}"
@@ -91,7 +89,9 @@ class _RecordingMonitor(mocks.MockMonitor):
                     dependencies=list(request.dependencies),
                     secret_paths=set(_secret_paths(raw, "")),
                     custom=request.custom,
-                    transforms=self.mocks.transforms,
+                    # From this request: registrations run on several threads at once, so
+                    # "the last transforms the mocks saw" may be another resource's.
+                    transforms=mocks._resolve_callbacks(request.transforms),
                 )
             )
         return response
